@@ -1,0 +1,124 @@
+/**
+ * The shape of one service-catalogue item (`dialogs/<id>.yaml`), as a zod schema.
+ *
+ * Structural checks live here; cross-references (conditions naming known fields,
+ * actions that exist, templates naming known fields) are checked in `validate-item.ts`.
+ */
+import { z } from 'zod';
+
+export const ID_PATTERN = /^[a-z][a-z0-9-]+$/;
+
+/** Field types a dialog can ask for. */
+export const FIELD_TYPES = ['text', 'choice', 'multichoice', 'date', 'number', 'boolean', 'person'] as const;
+export type FieldType = (typeof FIELD_TYPES)[number];
+
+const optionSchema = z.union([
+  z.string().min(1),
+  z.object({
+    value: z.string().min(1),
+    label: z.string().min(1).optional(),
+    /** Other words that select this option when found in free text. */
+    aliases: z.array(z.string().min(1)).optional(),
+  }).strict(),
+]);
+
+const validationSchema = z.object({
+  pattern: z.string().optional(),
+  /** Shown to the user when `pattern` does not match, e.g. "an IBAN like DE89 3704 0044 0532 0130 00". */
+  patternHint: z.string().optional(),
+  min: z.number().optional(),
+  max: z.number().optional(),
+  minLength: z.number().int().nonnegative().optional(),
+  maxLength: z.number().int().positive().optional(),
+  /** Dates: must be after today. */
+  future: z.boolean().optional(),
+  /** Dates: at most this many days from today. */
+  maxDaysAhead: z.number().int().positive().optional(),
+  /** multichoice: at most this many options. */
+  maxItems: z.number().int().positive().optional(),
+}).strict();
+
+export const fieldSchema = z.object({
+  name: z.string().regex(/^[a-z][a-zA-Z0-9_]*$/, 'a field name: a lower-case letter, then letters, digits or _'),
+  type: z.enum(FIELD_TYPES),
+  prompt: z.string().min(1),
+  label: z.string().min(1).optional(),
+  required: z.boolean().default(true),
+  options: z.array(optionSchema).min(1).optional(),
+  /** Condition over requester attributes and earlier answers; the field is asked only when it holds. */
+  when: z.string().min(1).optional(),
+  validation: validationSchema.optional(),
+  /** Masked in logs, audit, summaries shown to others, and API answers. */
+  sensitive: z.boolean().default(false),
+  help: z.string().optional(),
+}).strict();
+
+const approverSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('manager') }).strict(),
+  z.object({ kind: z.literal('role'), role: z.string().min(1) }).strict(),
+  z.object({ kind: z.literal('group'), group: z.string().min(1) }).strict(),
+  z.object({ kind: z.literal('person'), email: z.string().email() }).strict(),
+  z.object({
+    kind: z.literal('data-owner'),
+    /** The field whose answer selects the owner (e.g. `drive`). */
+    field: z.string().min(1),
+    /** Answer value → owner's email. */
+    owners: z.record(z.string(), z.string().email()),
+  }).strict(),
+]);
+
+export const approvalStepSchema = z.object({
+  id: z.string().regex(ID_PATTERN, 'a step id like "manager" or "data-owner"'),
+  label: z.string().min(1).optional(),
+  approver: approverSchema,
+  when: z.string().min(1).optional(),
+}).strict();
+
+export const workflowStepSchema = z.object({
+  id: z.string().regex(ID_PATTERN, 'a step id like "create-account"'),
+  action: z.string().min(1),
+  /** Values may contain `{{ requester.email }}`, `{{ fields.x }}`, `{{ request.ref }}`, `{{ steps.<id>.<key> }}`. */
+  inputs: z.record(z.string(), z.unknown()).default({}),
+  when: z.string().min(1).optional(),
+  label: z.string().min(1).optional(),
+}).strict();
+
+export const eligibilitySchema = z.object({
+  roles: z.array(z.string().min(1)).optional(),
+  departments: z.array(z.string().min(1)).optional(),
+  employmentTypes: z.array(z.string().min(1)).optional(),
+}).strict();
+
+export const catalogueItemSchema = z.object({
+  id: z.string().regex(ID_PATTERN, 'an id matching ^[a-z][a-z0-9-]+$ (lower-case words joined by -)'),
+  title: z.string().min(1),
+  description: z.string().min(1),
+  category: z.string().min(1),
+  owner: z.object({ team: z.string().min(1), contact: z.string().email() }).strict(),
+  /** Response-time target: a number followed by h (hours) or d (days), e.g. "8h", "2d". */
+  responseTime: z.string().regex(/^\d+[hd]$/, 'a duration like "8h" or "2d"'),
+  risk: z.enum(['low', 'medium', 'high']),
+  regulatory: z.array(z.string().min(1)).default([]),
+  fulfilment: z.enum(['automated', 'case']),
+  eligibility: eligibilitySchema.optional(),
+  fields: z.array(fieldSchema).default([]),
+  approvals: z.array(approvalStepSchema).default([]),
+  workflow: z.array(workflowStepSchema).min(1, 'at least one workflow step'),
+}).strict();
+
+export type CatalogueItem = z.infer<typeof catalogueItemSchema>;
+export type FieldDef = z.infer<typeof fieldSchema>;
+export type ApprovalStepDef = z.infer<typeof approvalStepSchema>;
+export type WorkflowStepDef = z.infer<typeof workflowStepSchema>;
+export type Approver = ApprovalStepDef['approver'];
+export type Eligibility = z.infer<typeof eligibilitySchema>;
+
+/** A choice option normalised to value/label/aliases. */
+export interface ChoiceOption { value: string; label: string; aliases: string[] }
+
+/** Normalises the options of a choice/multichoice field. */
+export function optionsOf(field: FieldDef): ChoiceOption[] {
+  return (field.options ?? []).map((o) =>
+    typeof o === 'string' ? { value: o, label: o, aliases: [] } : { value: o.value, label: o.label ?? o.value, aliases: o.aliases ?? [] },
+  );
+}

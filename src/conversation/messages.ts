@@ -1,0 +1,43 @@
+/**
+ * Channel-neutral messages and inbound events. Channels translate to and from these; the core
+ * never sees Slack blocks or Adaptive Cards. Button ids are deterministic:
+ *   answer                          (value = the chosen option value(s), comma-joined)
+ *   dialog:confirm | dialog:edit | dialog:cancel | dialog:handover | dialog:retry | dialog:change:<field>
+ *   start:<itemId>                  start the dialog for a catalogue item
+ *   approval:<approvalId>:approve | approval:<approvalId>:deny   (value = the reason, if the channel asked)
+ *   triage:<triageId>:assign:<itemId> | triage:<triageId>:not-a-request | triage:<triageId>:case
+ */
+
+export interface Button { id: string; label: string; value?: string; style?: 'primary' | 'danger' }
+export interface FieldLine { label: string; value: string }
+export interface Choice { value: string; label: string }
+
+export type MessageKind = 'prompt' | 'summary' | 'approval' | 'status' | 'triage' | 'info' | 'error' | 'outcome';
+
+export interface OutMessage {
+  kind: MessageKind;
+  text: string;
+  fields?: FieldLine[];
+  buttons?: Button[];
+  /** Options for a choice question (channels render buttons or a select; multi = checkboxes). */
+  choices?: { options: Choice[]; multi: boolean };
+  /** What a form-capable channel should offer as input for the current question. */
+  input?: { type: 'text' | 'date' | 'number' | 'boolean' | 'person'; placeholder?: string };
+  /** For status lists: one entry per request. */
+  progress?: { ref: string; title: string; stage: string; step: number; of: number }[];
+  /** Links the message to an approval / triage item, so a channel can update it in place. */
+  approvalId?: string;
+  triageId?: string;
+  /** Set when the approval/triage item has been decided: channels drop the buttons and show this. */
+  resolved?: string;
+}
+
+export interface InboundEvent {
+  channel: string;
+  /** The directory person (e-mail) the channel identity maps to. */
+  personEmail: string;
+  /** Channel-qualified conversation id, e.g. `web:erin@example.com`, `slack:D123`. */
+  conversationId: string;
+  text?: string;
+  action?: { id: string; value?: string };
+}

@@ -1,0 +1,17 @@
+/**
+ * pino logger. Secrets and sensitive values are redacted by path; request field values marked
+ * `sensitive` in the catalogue are masked before they reach a log line (see audit/mask.ts).
+ */
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+const REDACT = [
+  'password', '*.password', 'token', '*.token', 'apiKey', '*.apiKey', 'authorization', '*.authorization',
+  'headers.authorization', 'req.headers.authorization', 'req.headers["x-api-key"]', 'secret', '*.secret',
+];
+
+/** Creates the service logger (`level: 'silent'` in tests). */
+export function createLogger(level: string): Logger {
+  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'errand' } });
+}
