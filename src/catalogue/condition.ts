@@ -187,7 +187,7 @@ function evalNode(n: Node, ctx: ConditionContext): Value {
       const l = evalNode(n.l, ctx);
       const r = evalNode(n.r, ctx);
       if (n.op === '!=') return !equals(l, r);
-      if (l === undefined || l === null || r === undefined || r === null) return n.op === '==' ? l === r : false;
+      if (l === undefined || l === null || r === undefined || r === null) return n.op === '==' ? equals(l, r) : false;
       switch (n.op) {
         case '==': return equals(l, r);
         case 'in': return Array.isArray(r) ? r.some((x) => (Array.isArray(l) ? l.some((y) => equals(y, x)) : equals(l, x))) : typeof r === 'string' && String(r).toLowerCase().includes(String(l).toLowerCase());

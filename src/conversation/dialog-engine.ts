@@ -12,6 +12,7 @@
  * hidden are dropped. The engine decides and returns messages and effects; it does no IO except the
  * directory lookup passed in for `person` fields.
  */
+import { randomUUID } from 'node:crypto';
 import { holds } from '../catalogue/condition.js';
 import { optionsOf, type CatalogueItem, type FieldDef } from '../catalogue/schema.js';
 import { isSkip, parseAnswer, type PersonLookup } from './answer-parser.js';
@@ -21,6 +22,8 @@ import type { Button, FieldLine, OutMessage } from './messages.js';
 export const MAX_FAILURES = 3;
 
 export interface DialogData {
+  /** Unique per dialog: makes its submission idempotent (a retried confirm finds the first request). */
+  id: string;
   itemId: string;
   answers: Record<string, unknown>;
   /** Fields asked so far, in order (for "back"). */
@@ -132,7 +135,7 @@ function advance(item: CatalogueItem, d: DialogData, requester: Record<string, u
 export function startDialog(item: CatalogueItem, requester: Record<string, unknown>, opts: { text?: string; confidence?: number; triageId?: string; today: Date }): DialogResult {
   const fields = item.fields.filter((f) => f.type !== 'person' && f.type !== 'text' && f.type !== 'boolean');
   const found = opts.text ? extractValues(fields, opts.text, opts.today) : {};
-  const d: DialogData = { itemId: item.id, answers: {}, history: [], asking: null, failures: 0, originalText: opts.text, confidence: opts.confidence, triageId: opts.triageId };
+  const d: DialogData = { id: randomUUID(), itemId: item.id, answers: {}, history: [], asking: null, failures: 0, originalText: opts.text, confidence: opts.confidence, triageId: opts.triageId };
   // keep extracted values only for fields that are visible given the others
   for (const f of visibleFields(item, found, requester)) if (f.name in found) d.answers[f.name] = found[f.name];
   const taken = Object.keys(d.answers).map((k) => item.fields.find((f) => f.name === k)!).map((f) => `${label(f)}: ${formatAnswer(f, d.answers[f.name])}`);

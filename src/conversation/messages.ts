@@ -20,7 +20,7 @@ export interface OutMessage {
   fields?: FieldLine[];
   buttons?: Button[];
   /** Options for a choice question (channels render buttons or a select; multi = checkboxes). */
-  choices?: { options: Choice[]; multi: boolean };
+  choices?: { options: Choice[]; multi: boolean; /** Action id sent with the chosen value (default `answer`). */ actionId?: string };
   /** What a form-capable channel should offer as input for the current question. */
   input?: { type: 'text' | 'date' | 'number' | 'boolean' | 'person'; placeholder?: string };
   /** For status lists: one entry per request. */

@@ -20,7 +20,7 @@ export interface IntentExamples { intent: string; examples: string[] }
 export interface TrainOptions extends FeatureOptions {
   /** L2 penalty on the weights (the mean cross-entropy is penalised by l2/2 · ‖W‖²). */
   l2: number;
-  /** Gradient steps. */
+  /** Maximum L-BFGS iterations. */
   iterations: number;
   /** Bigrams (and character n-grams) seen in fewer training examples than this are not features. */
   minNgramCount: number;
@@ -30,8 +30,8 @@ export interface TrainOptions extends FeatureOptions {
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   ...DEFAULT_FEATURE_OPTIONS,
-  l2: 0.002,
-  iterations: 300,
+  l2: 1e-4,
+  iterations: 400,
   minNgramCount: 1,
   balanceClasses: false,
 };
@@ -141,36 +141,27 @@ export function trainModel(data: readonly IntentExamples[], opts: Partial<TrainO
   const N = X.length;
   const sampleWeight = X.map((d) => (o.balanceClasses ? N / (C * perClass[d.y]!) : 1) / N);
 
-  // Accelerated gradient descent (Nesterov) on the mean weighted cross-entropy + l2/2 ‖W‖².
-  // Features are unit-length and the bias input is 1, so the gradient is (1 + l2)-Lipschitz
-  // (the softmax Hessian has norm ≤ 1/2); with balanced weights scale by the largest sample weight.
-  const maxW = Math.max(...sampleWeight) * N;
-  const step = 1 / (maxW * 1 + o.l2);
-  const mu = o.l2 > 0 ? o.l2 : 1e-4;
-  const beta = (1 - Math.sqrt(mu * step)) / (1 + Math.sqrt(mu * step));
-  const P = F * C + C; // weights then biases
-  let theta = new Float64Array(P);
-  let prevTheta = new Float64Array(P);
-  const look = new Float64Array(P);
-  const grad = new Float64Array(P);
+  // L-BFGS on the mean (optionally class-balanced) cross-entropy + l2/2 ‖W‖² (biases unpenalised).
+  const P = F * C + C; // weights, then biases
   const logits = new Float64Array(C);
-  for (let it = 0; it < o.iterations; it++) {
-    for (let p = 0; p < P; p++) look[p] = theta[p]! + beta * (theta[p]! - prevTheta[p]!);
+  const objective = (theta: Float64Array, grad: Float64Array): number => {
     grad.fill(0);
+    let loss = 0;
     for (let n = 0; n < N; n++) {
       const { y, idx, val } = X[n]!;
-      for (let c = 0; c < C; c++) logits[c] = look[F * C + c]!;
+      for (let c = 0; c < C; c++) logits[c] = theta[F * C + c]!;
       for (let j = 0; j < idx.length; j++) {
         const base = idx[j]! * C;
         const x = val[j]!;
-        for (let c = 0; c < C; c++) logits[c]! += look[base + c]! * x;
+        for (let c = 0; c < C; c++) logits[c]! += theta[base + c]! * x;
       }
       let max = -Infinity;
       for (let c = 0; c < C; c++) if (logits[c]! > max) max = logits[c]!;
       let sum = 0;
-      for (let c = 0; c < C; c++) { logits[c] = Math.exp(logits[c]! - max); sum += logits[c]!; }
+      for (let c = 0; c < C; c++) sum += Math.exp(logits[c]! - max);
       const sw = sampleWeight[n]!;
-      for (let c = 0; c < C; c++) logits[c] = sw * (logits[c]! / sum - (c === y ? 1 : 0));
+      loss += sw * (Math.log(sum) + max - logits[y]!);
+      for (let c = 0; c < C; c++) logits[c] = sw * (Math.exp(logits[c]! - max) / sum - (c === y ? 1 : 0));
       for (let j = 0; j < idx.length; j++) {
         const base = idx[j]! * C;
         const x = val[j]!;
@@ -178,12 +169,13 @@ export function trainModel(data: readonly IntentExamples[], opts: Partial<TrainO
       }
       for (let c = 0; c < C; c++) grad[F * C + c]! += logits[c]!;
     }
-    for (let p = 0; p < F * C; p++) grad[p]! += o.l2 * look[p]!;
-    const next = prevTheta; // reuse the buffer
-    for (let p = 0; p < P; p++) next[p] = look[p]! - step * grad[p]!;
-    prevTheta = theta;
-    theta = next;
-  }
+    for (let p = 0; p < F * C; p++) {
+      loss += 0.5 * o.l2 * theta[p]! * theta[p]!;
+      grad[p]! += o.l2 * theta[p]!;
+    }
+    return loss;
+  };
+  const theta = minimiseLbfgs(objective, P, o.iterations);
 
   const weights: Record<string, number[]> = {};
   for (let i = 0; i < F; i++) {
@@ -214,4 +206,77 @@ export function trainModel(data: readonly IntentExamples[], opts: Partial<TrainO
       dataSha256: dataHash(data),
     },
   };
+}
+
+const dot = (a: Float64Array, b: Float64Array): number => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+};
+
+/**
+ * Deterministic L-BFGS (history 10) with a backtracking Armijo line search, from θ = 0. Stops after
+ * `maxIterations`, when the largest gradient component is below 1e-6, or when no step decreases f.
+ */
+export function minimiseLbfgs(f: (x: Float64Array, g: Float64Array) => number, size: number, maxIterations: number): Float64Array {
+  const m = 10;
+  let x = new Float64Array(size);
+  let g = new Float64Array(size);
+  let fx = f(x, g);
+  const S: Float64Array[] = [];
+  const Y: Float64Array[] = [];
+  const rho: number[] = [];
+  const d = new Float64Array(size);
+  const alpha = new Array<number>(m).fill(0);
+  let xNew = new Float64Array(size);
+  let gNew = new Float64Array(size);
+  for (let it = 0; it < maxIterations; it++) {
+    let gMax = 0;
+    for (let i = 0; i < size; i++) gMax = Math.max(gMax, Math.abs(g[i]!));
+    if (gMax < 1e-6) break;
+    // Two-loop recursion: d = -H·g.
+    for (let i = 0; i < size; i++) d[i] = -g[i]!;
+    for (let k = S.length - 1; k >= 0; k--) {
+      alpha[k] = rho[k]! * dot(S[k]!, d);
+      const yk = Y[k]!;
+      for (let i = 0; i < size; i++) d[i]! -= alpha[k]! * yk[i]!;
+    }
+    const gamma = S.length ? dot(S[S.length - 1]!, Y[Y.length - 1]!) / dot(Y[Y.length - 1]!, Y[Y.length - 1]!) : 1 / Math.max(gMax, 1);
+    for (let i = 0; i < size; i++) d[i]! *= gamma;
+    for (let k = 0; k < S.length; k++) {
+      const beta = rho[k]! * dot(Y[k]!, d);
+      const sk = S[k]!;
+      for (let i = 0; i < size; i++) d[i]! += (alpha[k]! - beta) * sk[i]!;
+    }
+    let slope = dot(g, d);
+    if (slope >= 0) {
+      // Not a descent direction (numerical trouble): restart from steepest descent.
+      S.length = 0; Y.length = 0; rho.length = 0;
+      for (let i = 0; i < size; i++) d[i] = -g[i]! / Math.max(gMax, 1);
+      slope = dot(g, d);
+    }
+    let step = 1;
+    let fNew = Infinity;
+    for (let tries = 0; tries < 30; tries++) {
+      for (let i = 0; i < size; i++) xNew[i] = x[i]! + step * d[i]!;
+      fNew = f(xNew, gNew);
+      if (fNew <= fx + 1e-4 * step * slope) break;
+      step *= 0.5;
+    }
+    if (!(fNew < fx)) break;
+    const converged = fx - fNew < 1e-9 * Math.max(1, Math.abs(fx));
+    const s = new Float64Array(size);
+    const y = new Float64Array(size);
+    for (let i = 0; i < size; i++) { s[i] = xNew[i]! - x[i]!; y[i] = gNew[i]! - g[i]!; }
+    const sy = dot(s, y);
+    if (sy > 1e-12) {
+      if (S.length === m) { S.shift(); Y.shift(); rho.shift(); }
+      S.push(s); Y.push(y); rho.push(1 / sy);
+    }
+    [x, xNew] = [xNew, x];
+    [g, gNew] = [gNew, g];
+    fx = fNew;
+    if (converged) break;
+  }
+  return x;
 }

@@ -1,0 +1,112 @@
+/**
+ * Builds the whole service from a Config: database (migrated, directory seeded), catalogue,
+ * classifier, job queue, services and the HTTP app. `main.ts` calls this and listens; tests call
+ * it with a throwaway database. Nothing here reads process.env.
+ */
+import { hostname } from 'node:os';
+import express from 'express';
+import { loadCatalogue, type Catalogue } from './catalogue/loader.js';
+import type { Config } from './config.js';
+import { ConversationService, type IntentClassifier } from './conversation/conversation.service.js';
+import { openDatabase, type Database } from './db/database.js';
+import { migrate } from './db/migrate.js';
+import { seedDirectory } from './directory/seed.js';
+import { builtinActions } from './fulfilment/action-registry.js';
+import type { Action } from './fulfilment/action.port.js';
+import { FulfilmentRunner } from './fulfilment/fulfilment-runner.js';
+import { apiRouter } from './http/api.routes.js';
+import { buildHttpApp } from './http/server.js';
+import { webChatRouter } from './channels/web/web-chat.routes.js';
+import { createAgendaQueue } from './jobs/agenda-queue.js';
+import type { JobQueue } from './jobs/job-queue.port.js';
+import { createLogger, type Logger } from './log.js';
+import { createClassifier, DEFAULT_THRESHOLD, loadModel } from './nlu/classifier.js';
+import { strandedRequests } from './requests/request.repository.js';
+import { FULFIL_JOB, RequestService } from './requests/request.service.js';
+import { TriageService } from './triage/triage.service.js';
+
+export const SWEEP_JOB = 'sweep-stranded-requests';
+
+export interface AppOptions {
+  config: Config;
+  log?: Logger;
+  now?: () => Date;
+  /** Extra or replacement fulfilment actions (connectors; tests). */
+  actions?: Action[];
+  /** An already-open database (tests share one). */
+  db?: Database;
+  /** Fulfilment attempts per step before failing over to a person. */
+  maxAttempts?: number;
+  retryDelayMs?: number;
+  workerName?: string;
+}
+
+export interface App {
+  config: Config;
+  db: Database;
+  log: Logger;
+  catalogue: Catalogue;
+  queue: JobQueue;
+  requests: RequestService;
+  triage: TriageService;
+  conversation: ConversationService;
+  runner: FulfilmentRunner;
+  http: express.Express;
+  /** Re-enqueues fulfilment of requests whose job was lost; returns how many. */
+  sweep(): Promise<number>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function createApp(o: AppOptions): Promise<App> {
+  const { config } = o;
+  const log = o.log ?? createLogger(config.logLevel);
+  const now = o.now ?? (() => new Date());
+  const catalogue = await loadCatalogue(config.catalogueDir); // throws with every error listed
+  const model = await loadModel(config.modelFile);
+  const classifier: IntentClassifier = createClassifier(model, { threshold: config.nluThreshold ?? DEFAULT_THRESHOLD });
+
+  const db = o.db ?? await openDatabase(config.database.kind === 'postgres' ? { kind: 'postgres', url: config.database.url } : { kind: 'pglite', dataDir: config.database.dataDir });
+  await migrate(db);
+  await seedDirectory(db, config.directorySeed);
+
+  const workerId = o.workerName ?? `${hostname()}:${process.pid}`;
+  const queue = createAgendaQueue({
+    pool: db.pool, name: workerId, concurrency: config.jobs.concurrency, lockLifetimeMs: config.jobs.lockLifetimeMs, processEvery: config.jobs.processEvery, log,
+  });
+  const requests = new RequestService({ db, queue, now });
+  const triage = new TriageService(db, () => catalogue);
+  const conversation = new ConversationService({ db, catalogue: () => catalogue, classifier: () => classifier, requests, triage, now, log });
+  const maxAttempts = o.maxAttempts ?? 3;
+  const runner = new FulfilmentRunner({
+    db, actions: builtinActions(o.actions), log, workerId, leaseMs: Math.max(1000, config.jobs.lockLifetimeMs - 500), maxAttempts, stepTimeoutMs: 60_000,
+  });
+  queue.define<{ requestId: string }>(FULFIL_JOB, (data, ctx) => runner.run(data.requestId, ctx), { retries: maxAttempts, retryDelayMs: o.retryDelayMs ?? 5000 });
+  const sweep = async () => {
+    const ids = await strandedRequests(db, 60);
+    for (const id of ids) await requests.enqueueFulfilment(id);
+    if (ids.length) log.warn({ count: ids.length }, 're-enqueued stranded fulfilments');
+    return ids.length;
+  };
+  queue.define(SWEEP_JOB, async () => { await sweep(); });
+
+  const http = buildHttpApp({
+    db, queue, log,
+    routers: [
+      ...(config.webChatDemo ? [webChatRouter({ db, conversation, requests, triage, catalogue: () => catalogue })] : []),
+      express.Router().use('/api', apiRouter({ db, catalogue: () => catalogue, requests, conversation, apiKeys: config.apiKeys })),
+    ],
+  });
+
+  return {
+    config, db, log, catalogue, queue, requests, triage, conversation, runner, http, sweep,
+    async start() {
+      await queue.start();
+      await queue.every('1 minute', SWEEP_JOB);
+    },
+    async stop() {
+      await queue.stop();
+      if (!o.db) await db.close();
+    },
+  };
+}

@@ -1,0 +1,244 @@
+/**
+ * The conversation core: every channel hands it neutral InboundEvents. Button actions on
+ * approvals and triage are routed to their services (authorised there); everything else runs
+ * under the conversation's lock: idle → commands or classification (fulfil → dialog, unsure →
+ * triage); active dialog → the dialog engine; its effects submit requests or hand over.
+ * Replies are written to the outbox in the requester's conversation.
+ */
+import type { Catalogue } from '../catalogue/loader.js';
+import type { CatalogueItem } from '../catalogue/schema.js';
+import { audit } from '../audit/audit.repository.js';
+import type { Database } from '../db/database.js';
+import { findPerson, requesterAttributes, searchPeople, type Person } from '../directory/directory.repository.js';
+import { isAppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { RequestService } from '../requests/request.service.js';
+import { getRequestByRef } from '../requests/request.repository.js';
+import { checkEligibility } from '../requests/eligibility.js';
+import type { TriageService } from '../triage/triage.service.js';
+import { withConversation, latestConversationOf } from './conversation.repository.js';
+import { continueDialog, startDialog, type DialogData, type DialogResult, type DialogState } from './dialog-engine.js';
+import type { InboundEvent, OutMessage } from './messages.js';
+import { postMessage } from './outbox.repository.js';
+
+/** What the core needs from the intent classifier. */
+export interface IntentClassifier {
+  classify(text: string): { intent: string | null; confidence: number; alternatives: { intent: string; confidence: number }[]; reason?: string };
+}
+
+export interface ConversationDeps {
+  db: Database;
+  catalogue: () => Catalogue;
+  classifier: () => IntentClassifier;
+  requests: RequestService;
+  triage: TriageService;
+  now: () => Date;
+  log: Logger;
+}
+
+const STATUS = /^(status|my requests|requests|what'?s the status.*|show my requests)$/i;
+const HELP = /^(help|\?|what can you do\??|menu)$/i;
+const GREETING = /^(hi|hello|hey|good (morning|afternoon|evening)|thanks|thank you|ta|cheers)[!. ]*$/i;
+
+export class ConversationService {
+  constructor(private readonly deps: ConversationDeps) {}
+
+  private send(to: string, conversationId: string | null, m: OutMessage): Promise<number | undefined> {
+    return postMessage(this.deps.db, to, m, { conversationId });
+  }
+
+  /** Handles one inbound event; never throws for bad user input (it answers instead). */
+  async handle(ev: InboundEvent): Promise<void> {
+    const person = await findPerson(this.deps.db, ev.personEmail);
+    if (!person) {
+      await this.send(ev.personEmail.toLowerCase(), ev.conversationId, { kind: 'error', text: 'I could not find you in the company directory, so I cannot take requests from this account. Please contact the service desk.' });
+      return;
+    }
+    const act = ev.action?.id ?? '';
+    try {
+      if (act.startsWith('approval:')) return await this.onApprovalAction(person, ev);
+      if (act.startsWith('triage:')) return await this.onTriageAction(person, ev);
+      await withConversation(this.deps.db, ev.conversationId, ev.channel, person.email, async (lock) => {
+        const res = await this.step(lock.state, person, ev);
+        for (const m of res.messages) await this.send(person.email, ev.conversationId, m);
+        return { state: res.state, result: undefined };
+      });
+    } catch (e) {
+      this.deps.log.error({ err: (e as Error).message, conversation: ev.conversationId }, 'conversation error');
+      await this.send(person.email, ev.conversationId, { kind: 'error', text: 'Sorry, something went wrong on my side; nothing was lost. Please try again in a moment.' });
+    }
+  }
+
+  /** One step of the conversation state machine. */
+  private async step(state: DialogState, person: Person, ev: InboundEvent): Promise<{ state: DialogState; messages: OutMessage[] }> {
+    const text = (ev.text ?? '').trim();
+    const act = ev.action?.id ?? '';
+    const requester = requesterAttributes(person);
+
+    if (state.mode === 'awaiting-deny-reason') {
+      if (!text || /^cancel$/i.test(text)) return { state: { mode: 'idle' }, messages: [{ kind: 'info', text: 'OK, the request was not denied.' }] };
+      const msgs = await this.decide(person, state.approvalId, 'deny', text);
+      return { state: { mode: 'idle' }, messages: msgs };
+    }
+
+    if (act.startsWith('start:')) {
+      const item = this.deps.catalogue().get(act.slice('start:'.length));
+      if (!item) return { state, messages: [{ kind: 'error', text: 'That catalogue item does not exist (any more).' }] };
+      const prefix: OutMessage[] = state.mode === 'idle' ? [] : [{ kind: 'info', text: 'I have set aside the request you were filling in.' }];
+      const r = this.begin(item, person, { triageId: ev.action?.value });
+      return { state: r.state, messages: [...prefix, ...r.messages] };
+    }
+
+    if (state.mode === 'collecting' || state.mode === 'confirming' || state.mode === 'handover-offer') {
+      if (STATUS.test(text)) return { state, messages: [await this.statusMessage(person)] };
+      const item = this.deps.catalogue().get(state.d.itemId);
+      if (!item) return { state: { mode: 'idle' }, messages: [{ kind: 'error', text: 'The catalogue item of this dialog was removed; please start again.' }] };
+      const res = await continueDialog(state, item, requester, { text, action: ev.action }, { today: this.deps.now(), findPeople: (t) => searchPeople(this.deps.db, t) });
+      return this.applyEffect(res, item, person, ev);
+    }
+
+    // idle
+    if (!text && !act) return { state, messages: [] };
+    if (act) return { state, messages: [{ kind: 'info', text: 'That button belongs to a conversation that has ended. Tell me what you need.' }] };
+    if (STATUS.test(text)) return { state, messages: [await this.statusMessage(person)] };
+    if (HELP.test(text) || GREETING.test(text)) return { state, messages: [this.helpMessage(person)] };
+    const cancelRef = /^cancel\s+(REQ-\d+)$/i.exec(text);
+    if (cancelRef) return { state, messages: [await this.cancelRequest(person, cancelRef[1]!)] };
+    return this.classify(text, person, ev);
+  }
+
+  private begin(item: CatalogueItem, person: Person, o: { text?: string; confidence?: number; triageId?: string }): DialogResult {
+    const elig = checkEligibility(item, person);
+    if (!elig.ok) return { state: { mode: 'idle' }, messages: [{ kind: 'error', text: `You can't request ${item.title}: ${elig.reason}. If you think that's wrong, ask the service desk.` }] };
+    return startDialog(item, requesterAttributes(person), { ...o, today: this.deps.now() });
+  }
+
+  private async classify(text: string, person: Person, ev: InboundEvent): Promise<{ state: DialogState; messages: OutMessage[] }> {
+    if (text.length > 2000) return { state: { mode: 'idle' }, messages: [{ kind: 'error', text: 'That message is too long for me (2000 characters at most). Please describe what you need in a sentence or two.' }] };
+    const c = this.deps.classifier().classify(text);
+    await audit(this.deps.db, { actor: person.email, action: 'nlu.classified', subject: ev.conversationId, detail: { intent: c.intent, confidence: c.confidence, reason: c.reason ?? null, alternatives: c.alternatives.slice(0, 3) } });
+    const item = c.intent ? this.deps.catalogue().get(c.intent) : undefined;
+    if (item) {
+      const r = this.begin(item, person, { text, confidence: c.confidence });
+      return { state: r.state, messages: r.messages };
+    }
+    if (c.reason === 'out-of-scope' && c.confidence >= 0.5) {
+      return { state: { mode: 'idle' }, messages: [{ kind: 'info', text: "That doesn't sound like an IT request I can handle. I can help with things like access, accounts, software and hardware, or reporting a fault." }, this.helpMessage(person)] };
+    }
+    const suggestions = [...(c.intent ? [{ intent: c.intent, confidence: c.confidence }] : []), ...c.alternatives].filter((s) => this.deps.catalogue().get(s.intent)).slice(0, 3);
+    await this.deps.triage.create({ text, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions, reason: c.reason });
+    return { state: { mode: 'idle' }, messages: [{ kind: 'info', text: "I'm not sure which request that is, so I've passed it to the service desk. Someone will pick it up shortly and I'll continue with you here." }] };
+  }
+
+  private async applyEffect(res: DialogResult, item: CatalogueItem, person: Person, ev: InboundEvent): Promise<{ state: DialogState; messages: OutMessage[] }> {
+    const eff = res.effect;
+    if (!eff || eff.type === 'cancelled') return res;
+    if (eff.type === 'handover') {
+      await this.deps.triage.create({ text: `${eff.d.originalText ?? item.title} (handed over during the ${item.title} dialog: ${eff.reason})`, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions: [{ intent: item.id, confidence: eff.d.confidence ?? 0 }], reason: 'handover' });
+      return res;
+    }
+    return { state: res.state, messages: [...res.messages, ...(await this.submit(eff.d, item, person, ev))] };
+  }
+
+  private async submit(d: DialogData, item: CatalogueItem, person: Person, ev: InboundEvent): Promise<OutMessage[]> {
+    try {
+      const { created } = await this.deps.requests.submit({
+        item, requesterEmail: person.email, answers: d.answers, channel: ev.channel, conversationId: ev.conversationId,
+        originalText: d.originalText, confidence: d.confidence, submissionKey: `dialog:${d.id}`,
+      });
+      return created ? [] : [{ kind: 'info', text: 'That request was already submitted.' }];
+    } catch (e) {
+      if (isAppError(e)) {
+        const details = Array.isArray(e.details.errors) ? `\n${(e.details.errors as { field: string; message: string }[]).map((x) => `- ${x.field}: ${x.message}`).join('\n')}` : '';
+        return [{ kind: 'error', text: `${e.message}${details}` }];
+      }
+      throw e;
+    }
+  }
+
+  private async decide(person: Person, approvalId: string, decision: 'approve' | 'deny', reason?: string): Promise<OutMessage[]> {
+    const r = await this.deps.requests.decide(approvalId, person.email, decision, reason);
+    switch (r.outcome) {
+      case 'approved': return [{ kind: 'info', text: `You approved ${r.request.ref}.` }];
+      case 'denied': return [{ kind: 'info', text: `You denied ${r.request.ref}. The requester has been told.` }];
+      case 'already-decided': return [{ kind: 'info', text: `Already decided: ${r.approval.status} by ${r.approval.decidedBy ?? 'someone else'}.` }];
+      default: return [{ kind: 'error', text: r.message }];
+    }
+  }
+
+  private async onApprovalAction(person: Person, ev: InboundEvent): Promise<void> {
+    const m = /^approval:([0-9a-f-]{36}):(approve|deny)$/i.exec(ev.action!.id);
+    if (!m) { await this.send(person.email, ev.conversationId, { kind: 'error', text: 'Unknown approval action.' }); return; }
+    const [, id, decision] = m as unknown as [string, string, 'approve' | 'deny'];
+    const reason = ev.action!.value?.trim();
+    if (decision === 'deny' && !reason) {
+      // Ask for the reason in this conversation (channels with forms send it with the click).
+      const r = await this.deps.requests.decide(id, person.email, 'deny', null);
+      if (r.outcome !== 'reason-required') { for (const msg of await this.describe(r)) await this.send(person.email, ev.conversationId, msg); return; }
+      await withConversation(this.deps.db, ev.conversationId, ev.channel, person.email, async () => ({
+        state: { mode: 'awaiting-deny-reason', approvalId: id }, result: undefined,
+      }));
+      await this.send(person.email, ev.conversationId, { kind: 'prompt', text: `${r.message} (or "cancel")`, input: { type: 'text' } });
+      return;
+    }
+    for (const msg of await this.decide(person, id, decision, reason)) await this.send(person.email, ev.conversationId, msg);
+  }
+
+  private async describe(r: Awaited<ReturnType<RequestService['decide']>>): Promise<OutMessage[]> {
+    if (r.outcome === 'already-decided') return [{ kind: 'info', text: `Already decided: ${r.approval.status} by ${r.approval.decidedBy ?? 'someone else'}.` }];
+    if ('message' in r) return [{ kind: 'error', text: r.message }];
+    return [];
+  }
+
+  private async onTriageAction(person: Person, ev: InboundEvent): Promise<void> {
+    const m = /^triage:([0-9a-f-]{36}):(assign(?::([a-z][a-z0-9-]+))?|not-a-request|case)$/i.exec(ev.action!.id);
+    if (!m) { await this.send(person.email, ev.conversationId, { kind: 'error', text: 'Unknown triage action.' }); return; }
+    const id = m[1]!;
+    const itemId = m[3] ?? ev.action!.value;
+    const kind = m[2]!.startsWith('assign') ? 'assign' : (m[2] as 'not-a-request' | 'case');
+    if (kind === 'assign' && !itemId) { await this.send(person.email, ev.conversationId, { kind: 'error', text: 'Choose a catalogue item to assign.' }); return; }
+    const r = await this.deps.triage.decide(id, person.email, kind === 'assign' ? { kind, itemId: itemId! } : { kind });
+    if (!r.ok) { await this.send(person.email, ev.conversationId, { kind: 'error', text: r.message }); return; }
+    await this.send(person.email, ev.conversationId, { kind: 'info', text: `Done: "${r.item.text}" → ${kind === 'assign' ? itemId : kind}${r.caseRef ? ` (${r.caseRef})` : ''}.` });
+    if (kind === 'assign') await this.resumeAfterTriage(r.item.requesterEmail, r.item.conversationId, itemId!, r.item.text, r.item.id);
+  }
+
+  /** Starts the dialog for the assigned item in the requester's conversation. */
+  private async resumeAfterTriage(email: string, conversationId: string, itemId: string, text: string, triageId: string): Promise<void> {
+    const item = this.deps.catalogue().get(itemId)!;
+    const requester = (await findPerson(this.deps.db, email))!;
+    const conv = conversationId ?? (await latestConversationOf(this.deps.db, email))?.id;
+    await withConversation(this.deps.db, conv, conv.split(':')[0] ?? 'web', email, async (lock) => {
+      if (lock.state.mode !== 'idle') {
+        await this.send(email, conv, { kind: 'prompt', text: `The service desk says "${text}" is a ${item.title} request. Start it when you're ready.`, buttons: [{ id: `start:${item.id}`, label: `Start ${item.title}`, value: triageId }] });
+        return { state: lock.state, result: undefined };
+      }
+      const r = this.begin(item, requester, { text, triageId });
+      await this.send(email, conv, { kind: 'info', text: `The service desk looked at "${text}": it's a ${item.title} request. Let's continue.` });
+      for (const m of r.messages) await this.send(email, conv, m);
+      return { state: r.state, result: undefined };
+    });
+  }
+
+  private async cancelRequest(person: Person, ref: string): Promise<OutMessage> {
+    const r = await getRequestByRef(this.deps.db, ref);
+    if (!r || r.requesterEmail !== person.email) return { kind: 'error', text: `You have no request ${ref.toUpperCase()}.` };
+    const done = await this.deps.requests.cancel(r.id, person.email);
+    return done ? { kind: 'info', text: `${r.ref} cancelled.` } : { kind: 'error', text: `${r.ref} can no longer be cancelled (it is ${r.status}).` };
+  }
+
+  private async statusMessage(person: Person): Promise<OutMessage> {
+    const list = await this.deps.requests.statusOf(person.email);
+    if (list.length === 0) return { kind: 'status', text: 'You have no open requests.' };
+    return { kind: 'status', text: `Your open requests (${list.length}):`, progress: list, fields: list.map((p) => ({ label: `${p.ref} ${p.title}`, value: `${p.stage} (step ${p.step} of ${p.of})` })) };
+  }
+
+  private helpMessage(person: Person): OutMessage {
+    const items = this.deps.catalogue().list().filter((i) => checkEligibility(i, person).ok);
+    return {
+      kind: 'info',
+      text: `Hi ${person.name.split(' ')[0]}! Tell me what you need in your own words (e.g. "I need access to the finance drive"), or pick one below. Say "status" to see your requests.`,
+      buttons: items.slice(0, 20).map((i) => ({ id: `start:${i.id}`, label: i.title })),
+    };
+  }
+}

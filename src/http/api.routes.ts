@@ -1,0 +1,102 @@
+/**
+ * The REST intake API: POST /api/requests (catalogue id + field values, or free text) and
+ * GET /api/requests/:ref. Authenticated with an API key (`Authorization: Bearer <key>` or
+ * `X-API-Key`). Bodies are validated with zod; an invalid body gets 400 with the field errors and
+ * nothing is stored.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { Catalogue } from '../catalogue/loader.js';
+import type { ConversationService } from '../conversation/conversation.service.js';
+import type { Database } from '../db/database.js';
+import { findPerson } from '../directory/directory.repository.js';
+import { isAppError } from '../errors.js';
+import { approvalsOf } from '../requests/approval.repository.js';
+import { getRequestByRef, requestEvents } from '../requests/request.repository.js';
+import { maskedSummary, type RequestService } from '../requests/request.service.js';
+
+export interface ApiDeps { db: Database; catalogue: () => Catalogue; requests: RequestService; conversation: ConversationService; apiKeys: string[] }
+
+const bodySchema = z.union([
+  z.object({
+    item: z.string().regex(/^[a-z][a-z0-9-]+$/, 'a catalogue id like "vpn-access"'),
+    requester: z.string().email(),
+    fields: z.record(z.string(), z.unknown()).default({}),
+    idempotencyKey: z.string().min(8).max(200).optional(),
+  }).strict(),
+  z.object({
+    text: z.string().min(1).max(2000),
+    requester: z.string().email(),
+  }).strict(),
+]);
+
+function keyMatches(given: string, keys: string[]): boolean {
+  const g = Buffer.from(given);
+  return keys.some((k) => { const b = Buffer.from(k); return b.length === g.length && timingSafeEqual(b, g); });
+}
+
+export function apiRouter(d: ApiDeps): express.Router {
+  const r = express.Router();
+  r.use((req: Request, res: Response, next: NextFunction) => {
+    const auth = req.get('authorization');
+    const key = auth?.startsWith('Bearer ') ? auth.slice(7) : req.get('x-api-key');
+    if (!key || !keyMatches(key, d.apiKeys)) {
+      res.status(401).json({ error: 'unauthorized', message: 'Send a valid API key as "Authorization: Bearer <key>" or "X-API-Key".' });
+      return;
+    }
+    next();
+  });
+
+  r.post('/requests', async (req, res) => {
+    const parsed = bodySchema.safeParse(req.body);
+    if (!parsed.success) {
+      res.status(400).json({
+        error: 'invalid_body',
+        message: 'Expected {"item": <catalogue id>, "requester": <e-mail>, "fields": {...}} or {"text": <free text>, "requester": <e-mail>}.',
+        fields: parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message })),
+      });
+      return;
+    }
+    const b = parsed.data;
+    const person = await findPerson(d.db, b.requester);
+    if (!person) { res.status(400).json({ error: 'unknown_requester', message: `${b.requester} is not in the directory`, fields: [{ path: 'requester', message: 'unknown person' }] }); return; }
+    if ('text' in b) {
+      await d.conversation.handle({ channel: 'api', personEmail: person.email, conversationId: `api:${person.email}`, text: b.text });
+      res.status(202).json({ accepted: true, message: 'The message was taken into the requester\'s API conversation; replies go to the requester.' });
+      return;
+    }
+    const item = d.catalogue().get(b.item);
+    if (!item) { res.status(400).json({ error: 'unknown_item', message: `no catalogue item "${b.item}"`, fields: [{ path: 'item', message: `expected one of ${d.catalogue().list().map((i) => i.id).join(', ')}` }] }); return; }
+    try {
+      const { request, created } = await d.requests.submit({ item, requesterEmail: person.email, answers: b.fields, channel: 'api', submissionKey: b.idempotencyKey ? `api:${b.idempotencyKey}` : null });
+      res.status(created ? 201 : 200).json({ ref: request.ref, status: request.status, created });
+    } catch (e) {
+      if (isAppError(e) && e.code === 'INVALID_FIELDS') {
+        res.status(400).json({ error: 'invalid_fields', message: e.message, fields: (e.details.errors as { field: string; message: string }[]).map((x) => ({ path: `fields.${x.field}`, message: x.message })) });
+        return;
+      }
+      if (isAppError(e) && e.code === 'INELIGIBLE') { res.status(403).json({ error: 'ineligible', message: e.message }); return; }
+      throw e;
+    }
+  });
+
+  r.get('/requests/:ref', async (req, res) => {
+    const ref = String(req.params.ref);
+    if (!/^REQ-\d{6,}$/i.test(ref)) { res.status(400).json({ error: 'invalid_ref', message: 'expected a reference like REQ-000123' }); return; }
+    const request = await getRequestByRef(d.db, ref);
+    if (!request) { res.status(404).json({ error: 'not_found', message: `no request ${ref}` }); return; }
+    const progress = await d.requests.progress(request);
+    const steps = (await d.db.query('SELECT step_id, status, attempts FROM fulfilment_steps WHERE request_id = $1 ORDER BY step_index', [request.id])).rows;
+    res.json({
+      ref: request.ref, item: request.itemId, title: request.item.title, status: request.status, requester: request.requesterEmail,
+      stage: progress.stage, progress: { step: progress.step, of: progress.of },
+      fields: Object.fromEntries(maskedSummary(request).map((l) => [l.label, l.value])),
+      approvals: (await approvalsOf(d.db, request.id)).map((a) => ({ step: a.stepId, label: a.label, status: a.status, decidedBy: a.decidedBy, decidedAt: a.decidedAt, reason: a.reason })),
+      steps: steps.map((s) => ({ step: s.step_id, status: s.status, attempts: s.attempts })),
+      history: (await requestEvents(d.db, request.id)).map((e) => ({ at: e.at, actor: e.actor, kind: e.kind, from: e.from, to: e.to, reason: e.reason })),
+      createdAt: request.createdAt, completedAt: request.completedAt,
+    });
+  });
+  return r;
+}

@@ -1,0 +1,253 @@
+/**
+ * Intent classifier: message → catalogue intent id with a calibrated-ish confidence, or null (triage).
+ *
+ * Decision rule, in order (`p` are softmax probabilities over every trained class, out-of-scope included,
+ * so the in-scope confidences sum to at most 1):
+ *   1. no word of the message (after spelling correction) is known to the model → null, 'no-known-words', confidence 0;
+ *   2. the most probable class is the out-of-scope class                       → null, 'out-of-scope';
+ *   3. its probability is below `threshold`                                      → null, 'below-threshold';
+ *   4. it leads the runner-up (any class) by less than `margin`                  → null, 'ambiguous';
+ *   5. otherwise                                                                 → that intent, route 'fulfil'.
+ * See DEFAULT_THRESHOLD for how the defaults were chosen.
+ */
+import { readFile } from 'node:fs/promises';
+import { extractFeatures, type FeatureOptions } from './features.js';
+import { intentModelSchema, type IntentModel } from './model.js';
+import { boundedEditDistance, maxEditsFor, stem, words } from './text.js';
+
+export { trainModel, OUT_OF_SCOPE, MODEL_FORMAT, MODEL_VERSION, DEFAULT_TRAIN_OPTIONS } from './model.js';
+export type { IntentModel, IntentExamples, TrainOptions } from './model.js';
+export { loadIntents, IntentDataError } from './intents.js';
+
+/**
+ * Default confidence threshold below which a message goes to triage. Chosen by `errand train --tune`
+ * (src/nlu/evaluate.ts `tuneDecision`): 5-fold cross-validation on the training part of the fixed split
+ * (the held-out 20 % never takes part), sweeping threshold × margin and maximising macro-F1 over the
+ * intents plus "null" (out of scope or rejected); ties go to the higher threshold. `errand train`
+ * re-runs the sweep and prints the figures, so a drift after data changes is visible.
+ */
+export const DEFAULT_THRESHOLD = 0.5;
+/** Default minimum lead of the top class over the runner-up (see DEFAULT_THRESHOLD). */
+export const DEFAULT_MARGIN = 0.1;
+/** Longer messages are classified on their first MAX_CLASSIFY_CHARS characters. */
+export const MAX_CLASSIFY_CHARS = 2000;
+
+export interface IntentScore { intent: string; confidence: number }
+
+export type RejectReason = 'out-of-scope' | 'below-threshold' | 'no-known-words' | 'ambiguous';
+
+export interface Classification {
+  text: string;
+  /** Catalogue id, or null when below threshold, ambiguous, out of scope or not understood. */
+  intent: string | null;
+  /** 0..1: probability of the most probable in-scope intent (0 when no word is known). */
+  confidence: number;
+  /** 'fulfil' iff intent !== null. */
+  route: 'fulfil' | 'triage';
+  /**
+   * In-scope intents by descending confidence, at most 3: those after `intent` when one was chosen;
+   * when intent is null, the best candidates themselves (the first one is the one `confidence` is of),
+   * so that triage can offer "did you mean …?".
+   */
+  alternatives: IntentScore[];
+  reason?: RejectReason;
+}
+
+export interface Classifier {
+  classify(text: string): Classification;
+  /** The in-scope intent ids the model knows (the out-of-scope class excluded). */
+  readonly intents: string[];
+}
+
+export interface ClassifierOptions {
+  /** Minimum probability of the top intent to route to 'fulfil' (0..1). */
+  threshold: number;
+  /** Minimum lead of the top class over the runner-up (0..1); default DEFAULT_MARGIN. */
+  margin?: number;
+}
+
+/** A model file that is missing, unreadable or not a valid current model. */
+export class ModelLoadError extends Error {
+  readonly code = 'MODEL_INVALID';
+  constructor(message: string, readonly file: string) {
+    super(message);
+    this.name = 'ModelLoadError';
+  }
+}
+
+/** Reads and validates a model written by `errand train`. */
+export async function loadModel(file: string): Promise<IntentModel> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ModelLoadError(
+      code === 'ENOENT'
+        ? `intent model not found: ${file} (run \`errand train\` to create it)`
+        : `cannot read the intent model ${file}: ${(e as Error).message}`,
+      file,
+    );
+  }
+  return parseModel(text, file);
+}
+
+/** Validates a model's JSON text; `file` names it in errors. */
+export function parseModel(text: string, file = '(model)'): IntentModel {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ModelLoadError(`intent model ${file} is not valid JSON (${(e as Error).message}); run \`errand train\` to rebuild it`, file);
+  }
+  const head = raw as { format?: unknown; version?: unknown } | null;
+  if (head && typeof head === 'object' && head.format === 'errand-intent-model' && head.version !== 1) {
+    throw new ModelLoadError(
+      `intent model ${file} has format version ${JSON.stringify(head.version)}, this code reads version 1; run \`errand train\` to rebuild it`,
+      file,
+    );
+  }
+  const parsed = intentModelSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    const more = parsed.error.issues.length > 5 ? ` (+${parsed.error.issues.length - 5} more)` : '';
+    throw new ModelLoadError(
+      `intent model ${file} is invalid or from an older version: ${issues.join('; ')}${more}; run \`errand train\` to rebuild it`,
+      file,
+    );
+  }
+  return parsed.data;
+}
+
+function checkUnit(name: string, x: number): void {
+  if (!Number.isFinite(x) || x < 0 || x > 1) throw new RangeError(`${name} must be a number in [0, 1], got ${x}`);
+}
+
+/** Probabilities of every class of a model for one message (null: no word of it is known). */
+export interface Scorer {
+  readonly classes: readonly string[];
+  /** Index of the out-of-scope class in `classes`, or -1. */
+  readonly outOfScope: number;
+  score(text: string): Float64Array | null;
+}
+
+/** The model's softmax probabilities, before any decision (used by createClassifier and evaluation). */
+export function createScorer(model: IntentModel): Scorer {
+  const classes = model.classes;
+  const C = classes.length;
+  const weights = new Map<string, Float64Array>();
+  for (const [f, w] of Object.entries(model.weights)) weights.set(f, Float64Array.from(w));
+  const bias = Float64Array.from(model.bias);
+  const featureOptions: FeatureOptions = model.featureOptions;
+
+  // Known words: any surface word seen in training, or any word with the same stem.
+  const knownStems = new Set<string>();
+  const byLength = new Map<number, [string, number][]>();
+  for (const [w, count] of Object.entries(model.vocabulary)) {
+    knownStems.add(stem(w));
+    if (!/^[a-z]+$/.test(w)) continue;
+    let list = byLength.get(w.length);
+    if (!list) byLength.set(w.length, (list = []));
+    list.push([w, count]);
+  }
+  const corrections = new Map<string, string | null>();
+
+  /** The closest vocabulary word (fewest edits, then most frequent, then alphabetical), if close enough. */
+  function correct(w: string): string | null {
+    const cached = corrections.get(w);
+    if (cached !== undefined) return cached;
+    const max = maxEditsFor(w);
+    let best: string | null = null;
+    let bestD = max + 1;
+    let bestCount = 0;
+    for (let len = w.length - max; max > 0 && len <= w.length + max; len++) {
+      for (const [v, count] of byLength.get(len) ?? []) {
+        const d = boundedEditDistance(w, v, Math.min(bestD, max));
+        if (d < bestD || (d === bestD && d <= max && (count > bestCount || (count === bestCount && best !== null && v < best)))) {
+          best = v;
+          bestD = d;
+          bestCount = count;
+        }
+      }
+    }
+    if (corrections.size < 10_000) corrections.set(w, best);
+    return best;
+  }
+
+  function score(text: string): Float64Array | null {
+    const ws: string[] = [];
+    let known = 0;
+    for (const w of words(text.slice(0, MAX_CLASSIFY_CHARS))) {
+      if (knownStems.has(stem(w))) {
+        ws.push(w);
+        known++;
+        continue;
+      }
+      const fixed = correct(w);
+      if (fixed !== null) known++;
+      ws.push(fixed ?? w);
+    }
+    if (known === 0) return null;
+    const p = Float64Array.from(bias);
+    for (const [f, x] of extractFeatures(ws, featureOptions)) {
+      const w = weights.get(f);
+      if (w) for (let c = 0; c < C; c++) p[c]! += w[c]! * x;
+    }
+    let max = -Infinity;
+    for (let c = 0; c < C; c++) if (p[c]! > max) max = p[c]!;
+    let sum = 0;
+    for (let c = 0; c < C; c++) { p[c] = Math.exp(p[c]! - max); sum += p[c]!; }
+    for (let c = 0; c < C; c++) p[c] = p[c]! / sum;
+    return p;
+  }
+
+  const oos = model.outOfScope === null ? -1 : classes.indexOf(model.outOfScope);
+  return { classes, outOfScope: oos, score };
+}
+
+/** Applies the decision rule (see the top of this file) to one message's probabilities. */
+export function decide(
+  text: string,
+  p: ArrayLike<number> | null,
+  classes: readonly string[],
+  outOfScope: number,
+  threshold: number,
+  margin: number,
+): Classification {
+  if (p === null) return { text, intent: null, confidence: 0, route: 'triage', alternatives: [], reason: 'no-known-words' };
+  let top = -1;
+  let second = -1;
+  for (let c = 0; c < classes.length; c++) {
+    if (top < 0 || p[c]! > p[top]!) { second = top; top = c; } else if (second < 0 || p[c]! > p[second]!) second = c;
+  }
+  const ranked: IntentScore[] = classes
+    .map((intent, i) => ({ intent, confidence: p[i]!, i }))
+    .filter((s) => s.i !== outOfScope)
+    .sort((a, b) => b.confidence - a.confidence || a.i - b.i)
+    .map(({ intent, confidence }) => ({ intent, confidence }));
+  const confidence = ranked[0]?.confidence ?? 0;
+  const runnerUp = second < 0 ? 0 : p[second]!;
+  let reason: RejectReason | undefined;
+  if (top === outOfScope || ranked.length === 0) reason = 'out-of-scope';
+  else if (p[top]! < threshold) reason = 'below-threshold';
+  else if (p[top]! - runnerUp < margin) reason = 'ambiguous';
+  if (reason) return { text, intent: null, confidence, route: 'triage', alternatives: ranked.slice(0, 3), reason };
+  return { text, intent: classes[top]!, confidence, route: 'fulfil', alternatives: ranked.slice(1, 4) };
+}
+
+/** Builds a classifier over a (trained or loaded) model. Cheap: a few ms. */
+export function createClassifier(model: IntentModel, opts: ClassifierOptions): Classifier {
+  const threshold = opts.threshold;
+  const margin = opts.margin ?? DEFAULT_MARGIN;
+  checkUnit('threshold', threshold);
+  checkUnit('margin', margin);
+  const scorer = createScorer(model);
+  const intents = scorer.classes.filter((_, i) => i !== scorer.outOfScope);
+  return {
+    intents,
+    classify(text: string): Classification {
+      const input = typeof text === 'string' ? text : String(text);
+      return decide(input, scorer.score(input), scorer.classes, scorer.outOfScope, threshold, margin);
+    },
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * Evaluation of the intent classifier on a FIXED held-out split, and the threshold/margin sweep.
+ *
+ * Split: in every intent file, every 5th example (indices 4, 9, 14, … — by position, no randomness)
+ * is held out; the other 80 % train the evaluation model. The shipped model is trained on everything.
+ *
+ * Figures (the out-of-scope class and every rejection count as the label "null"):
+ *   - inScopeAccuracy: in-scope examples routed to the right intent / in-scope examples (a rejection is an error);
+ *   - oosRecall: out-of-scope examples given intent null / out-of-scope examples;
+ *   - macroF1: mean F1 over the in-scope intents plus "null";
+ *   - misrouteRate: examples routed 'fulfil' to a wrong intent (incl. out-of-scope ones) / all examples.
+ */
+import { performance } from 'node:perf_hooks';
+import { createScorer, decide, type Classification } from './classifier.js';
+import { OUT_OF_SCOPE, trainModel, type IntentExamples, type IntentModel, type TrainOptions } from './model.js';
+
+export const HOLDOUT_EVERY = 5;
+
+export interface Split { train: IntentExamples[]; test: IntentExamples[] }
+
+/** Deterministic split: example i of each intent is held out iff i % every === every - 1. */
+export function splitHeldOut(data: readonly IntentExamples[], every = HOLDOUT_EVERY): Split {
+  return {
+    train: data.map((d) => ({ intent: d.intent, examples: d.examples.filter((_, i) => i % every !== every - 1) })),
+    test: data.map((d) => ({ intent: d.intent, examples: d.examples.filter((_, i) => i % every === every - 1) })),
+  };
+}
+
+export interface Metrics {
+  examples: number;
+  inScopeExamples: number;
+  outOfScopeExamples: number;
+  inScopeAccuracy: number;
+  oosRecall: number;
+  macroF1: number;
+  misrouteRate: number;
+  /** Per in-scope intent and "null": precision / recall / F1 / support. */
+  perLabel: Record<string, { precision: number; recall: number; f1: number; support: number }>;
+  errors: { text: string; expected: string | null; got: string | null; confidence: number; reason?: string }[];
+}
+
+export interface LabelledPrediction { text: string; expected: string | null; got: Classification }
+
+/** Figures over predictions; `expected` is null for out-of-scope examples. */
+export function computeMetrics(preds: readonly LabelledPrediction[], intents: readonly string[]): Metrics {
+  const labels = [...intents, 'null'];
+  const tp = new Map(labels.map((l) => [l, 0]));
+  const fp = new Map(labels.map((l) => [l, 0]));
+  const fn = new Map(labels.map((l) => [l, 0]));
+  let inScope = 0, inScopeOk = 0, oos = 0, oosOk = 0, misroutes = 0;
+  const errors: Metrics['errors'] = [];
+  for (const { text, expected, got } of preds) {
+    const e = expected ?? 'null';
+    const g = got.intent ?? 'null';
+    if (expected === null) { oos++; if (got.intent === null) oosOk++; } else { inScope++; if (got.intent === expected) inScopeOk++; }
+    if (got.intent !== null && got.intent !== expected) misroutes++;
+    if (e === g) tp.set(e, (tp.get(e) ?? 0) + 1);
+    else {
+      fn.set(e, (fn.get(e) ?? 0) + 1);
+      fp.set(g, (fp.get(g) ?? 0) + 1);
+      errors.push({ text, expected, got: got.intent, confidence: got.confidence, ...(got.reason ? { reason: got.reason } : {}) });
+    }
+  }
+  const perLabel: Metrics['perLabel'] = {};
+  let f1Sum = 0;
+  for (const l of labels) {
+    const t = tp.get(l) ?? 0, p = fp.get(l) ?? 0, n = fn.get(l) ?? 0;
+    const precision = t + p === 0 ? 0 : t / (t + p);
+    const recall = t + n === 0 ? 0 : t / (t + n);
+    const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
+    perLabel[l] = { precision, recall, f1, support: t + n };
+    f1Sum += f1;
+  }
+  return {
+    examples: preds.length,
+    inScopeExamples: inScope,
+    outOfScopeExamples: oos,
+    inScopeAccuracy: inScope ? inScopeOk / inScope : 0,
+    oosRecall: oos ? oosOk / oos : 0,
+    macroF1: f1Sum / labels.length,
+    misrouteRate: preds.length ? misroutes / preds.length : 0,
+    perLabel,
+    errors,
+  };
+}
+
+interface Scored { text: string; expected: string | null; p: Float64Array | null }
+
+function scoreAll(model: IntentModel, test: readonly IntentExamples[]): Scored[] {
+  const scorer = createScorer(model);
+  const out: Scored[] = [];
+  for (const d of test) {
+    for (const text of d.examples) out.push({ text, expected: d.intent === OUT_OF_SCOPE ? null : d.intent, p: scorer.score(text) });
+  }
+  return out;
+}
+
+function metricsAt(scored: readonly Scored[], model: IntentModel, threshold: number, margin: number): Metrics {
+  const oos = model.outOfScope === null ? -1 : model.classes.indexOf(model.outOfScope);
+  const preds = scored.map((s) => ({ text: s.text, expected: s.expected, got: decide(s.text, s.p, model.classes, oos, threshold, margin) }));
+  return computeMetrics(preds, model.classes.filter((_, i) => i !== oos));
+}
+
+export interface HeldOutReport {
+  trainExamples: number;
+  testExamples: number;
+  trainMs: number;
+  threshold: number;
+  margin: number;
+  metrics: Metrics;
+}
+
+/** Trains on the 80 % part of the fixed split and measures the held-out 20 %. */
+export function evaluateHeldOut(
+  data: readonly IntentExamples[],
+  decision: { threshold: number; margin: number },
+  trainOpts: Partial<TrainOptions> = {},
+): HeldOutReport {
+  const { train, test } = splitHeldOut(data);
+  const t0 = performance.now();
+  const model = trainModel(train, trainOpts);
+  const trainMs = performance.now() - t0;
+  const metrics = metricsAt(scoreAll(model, test), model, decision.threshold, decision.margin);
+  const count = (ds: readonly IntentExamples[]): number => ds.reduce((n, d) => n + d.examples.length, 0);
+  return { trainExamples: count(train), testExamples: count(test), trainMs, ...decision, metrics };
+}
+
+export interface TuneResult {
+  threshold: number;
+  margin: number;
+  metrics: Metrics;
+  /** Every grid point, for printing: threshold, margin, macro-F1, in-scope accuracy, OOS recall, misroute rate. */
+  grid: { threshold: number; margin: number; macroF1: number; inScopeAccuracy: number; oosRecall: number; misrouteRate: number }[];
+}
+
+export const THRESHOLD_GRID = Array.from({ length: 15 }, (_, i) => Math.round((0.2 + i * 0.05) * 100) / 100); // 0.20 … 0.90
+export const MARGIN_GRID = [0, 0.05, 0.1, 0.15, 0.2];
+
+/**
+ * Out-of-fold probabilities by k-fold cross-validation (fold of example i = i mod k, per intent) on
+ * `data`, then the threshold × margin grid point with the best macro-F1 (ties: higher threshold,
+ * then larger margin — the safer choice). Pass the TRAINING part of the split, never the held-out part.
+ */
+export function tuneDecision(data: readonly IntentExamples[], folds = 5, trainOpts: Partial<TrainOptions> = {}): TuneResult {
+  const scored: Scored[] = [];
+  let model: IntentModel | undefined;
+  for (let k = 0; k < folds; k++) {
+    const train = data.map((d) => ({ intent: d.intent, examples: d.examples.filter((_, i) => i % folds !== k) }));
+    const test = data.map((d) => ({ intent: d.intent, examples: d.examples.filter((_, i) => i % folds === k) }));
+    model = trainModel(train, trainOpts);
+    scored.push(...scoreAll(model, test));
+  }
+  const m = model!;
+  let best: TuneResult | undefined;
+  const grid: TuneResult['grid'] = [];
+  for (const threshold of THRESHOLD_GRID) {
+    for (const margin of MARGIN_GRID) {
+      const metrics = metricsAt(scored, m, threshold, margin);
+      grid.push({ threshold, margin, macroF1: metrics.macroF1, inScopeAccuracy: metrics.inScopeAccuracy, oosRecall: metrics.oosRecall, misrouteRate: metrics.misrouteRate });
+      if (!best || metrics.macroF1 >= best.metrics.macroF1 - 1e-12) best = { threshold, margin, metrics, grid };
+    }
+  }
+  return best!;
+}

@@ -1,0 +1,229 @@
+/**
+ * Requests: submission (eligibility, answer validation, approval routing), approval decisions,
+ * cancellation and status. Each operation is one transaction; the fulfilment job is enqueued only
+ * after commit (a lost enqueue is recovered by the stranded-request sweeper).
+ */
+import { holds } from '../catalogue/condition.js';
+import type { CatalogueItem } from '../catalogue/schema.js';
+import { audit } from '../audit/audit.repository.js';
+import { maskFields } from '../audit/mask.js';
+import type { Database, Queryable } from '../db/database.js';
+import { findPerson, requesterAttributes, searchPeople, type Person } from '../directory/directory.repository.js';
+import { formatAnswer } from '../conversation/dialog-engine.js';
+import type { OutMessage } from '../conversation/messages.js';
+import { postMessage, resolveMessages } from '../conversation/outbox.repository.js';
+import { AppError } from '../errors.js';
+import type { JobQueue } from '../jobs/job-queue.port.js';
+import {
+  approvalsOf, cancelPendingApprovals, createApproval, decide, getApproval, type ApprovalRow,
+} from './approval.repository.js';
+import { resolveApprovers } from './approver-resolver.js';
+import { checkEligibility } from './eligibility.js';
+import {
+  getRequest, insertRequest, OPEN_STATUSES, recordEvent, requestsOf, transition, type RequestRow,
+} from './request.repository.js';
+import { validateAnswers } from './validate-answers.js';
+
+export const FULFIL_JOB = 'fulfil-request';
+
+export interface RequestServiceDeps { db: Database; queue: JobQueue; now: () => Date }
+
+export interface SubmitInput {
+  item: CatalogueItem;
+  requesterEmail: string;
+  answers: Record<string, unknown>;
+  channel: string;
+  conversationId?: string | null;
+  originalText?: string | null;
+  confidence?: number | null;
+  /** Makes a retried submission (API retry, redelivered click) return the first request. */
+  submissionKey?: string | null;
+}
+
+/** The visible answers of a request as label/value lines, sensitive values masked. */
+export function maskedSummary(r: Pick<RequestRow, 'item' | 'fields'>): { label: string; value: string }[] {
+  const masked = maskFields(r.item, r.fields);
+  return r.item.fields.filter((f) => f.name in r.fields).map((f) => ({
+    label: f.label ?? f.name,
+    value: f.sensitive ? String(masked[f.name] ?? '—') : formatAnswer(f, r.fields[f.name]),
+  }));
+}
+
+function approvalCard(r: RequestRow, requester: Person, a: ApprovalRow): OutMessage {
+  return {
+    kind: 'approval',
+    text: `Approval needed (${a.label}): ${r.item.title} for ${requester.name}, ${r.ref}.`,
+    fields: [{ label: 'Requested by', value: `${requester.name} (${requester.department ?? 'no department'})` }, { label: 'Risk', value: r.item.risk }, ...maskedSummary(r)],
+    buttons: [
+      { id: `approval:${a.id}:approve`, label: 'Approve', style: 'primary' },
+      { id: `approval:${a.id}:deny`, label: 'Deny', style: 'danger' },
+    ],
+    approvalId: a.id,
+  };
+}
+
+export class RequestService {
+  constructor(private readonly deps: RequestServiceDeps) {}
+
+  private findPeople = (text: string) => searchPeople(this.deps.db, text);
+
+  /**
+   * Submits a request. Refuses (AppError INELIGIBLE / INVALID_FIELDS / UNKNOWN_PERSON) without
+   * storing anything; otherwise stores it, routes the first approval or approves it at once.
+   */
+  async submit(input: SubmitInput): Promise<{ request: RequestRow; created: boolean }> {
+    const requester = await findPerson(this.deps.db, input.requesterEmail);
+    if (!requester) throw new AppError('UNKNOWN_PERSON', `${input.requesterEmail} is not in the directory`);
+    const elig = checkEligibility(input.item, requester);
+    if (!elig.ok) {
+      await audit(this.deps.db, { actor: requester.email, action: 'request.refused', subject: input.item.id, detail: { rule: elig.rule, reason: elig.reason } });
+      throw new AppError('INELIGIBLE', `You can't request this: ${elig.reason}.`, { rule: elig.rule });
+    }
+    const checked = await validateAnswers(input.item, requesterAttributes(requester), input.answers, { today: this.deps.now(), findPeople: this.findPeople });
+    if (!checked.ok) throw new AppError('INVALID_FIELDS', 'Some fields are missing or invalid.', { errors: checked.errors });
+
+    const result = await this.deps.db.transaction(async (tx) => {
+      const ins = await insertRequest(tx, {
+        item: input.item, requesterEmail: requester.email, channel: input.channel, conversationId: input.conversationId,
+        fields: checked.answers, originalText: input.originalText, confidence: input.confidence, submissionKey: input.submissionKey, actor: requester.email,
+      });
+      if (!ins.created) return { ...ins, approved: false };
+      const r = ins.request;
+      await audit(tx, { actor: requester.email, action: 'request.submitted', subject: r.ref, detail: { item: r.itemId, channel: r.channel, fields: maskFields(r.item, r.fields), confidence: input.confidence ?? null } });
+      await this.tell(tx, r, `${r.ref} submitted: ${r.item.title}. I'll keep you posted here.`, 'submitted');
+      const routed = await this.routeNextApproval(tx, r, requester, -1);
+      return { request: routed.request, created: true, approved: routed.approved };
+    });
+    if (result.approved) await this.enqueueFulfilment(result.request.id);
+    return { request: result.request, created: result.created };
+  }
+
+  /** Tells the requester something about their request (once per key). */
+  private async tell(q: Queryable, r: RequestRow, text: string, key: string, kind: OutMessage['kind'] = 'status'): Promise<void> {
+    await postMessage(q, r.requesterEmail, { kind, text }, { conversationId: r.conversationId, key: `${r.id}:${key}` });
+  }
+
+  /**
+   * Opens the first applicable approval step after `afterIndex`, or approves the request when none
+   * is left. Returns the request as it now is.
+   */
+  private async routeNextApproval(tx: Queryable, r: RequestRow, requester: Person, afterIndex: number): Promise<{ request: RequestRow; approved: boolean }> {
+    const ctx = { fields: r.fields, requester: requesterAttributes(requester) };
+    for (let i = afterIndex + 1; i < r.item.approvals.length; i++) {
+      const step = r.item.approvals[i]!;
+      if (!holds(step.when, ctx)) continue;
+      const { approvers, fallback } = await resolveApprovers(tx, step, requester, r.fields);
+      if (approvers.length === 0) {
+        const failed = await transition(tx, r.id, ['submitted', 'awaiting-approval'], 'failed', 'system', fallback);
+        await this.tell(tx, r, `${r.ref} could not be routed for approval (${fallback}). The service desk has been told.`, `route-failed:${step.id}`, 'outcome');
+        return { request: failed ?? r, approved: false };
+      }
+      const a = await createApproval(tx, { requestId: r.id, stepIndex: i, stepId: step.id, label: step.label ?? step.id, approvers });
+      if (!a) continue;
+      const moved = (await transition(tx, r.id, ['submitted'], 'awaiting-approval', 'system', `approval step ${step.id}`)) ?? r;
+      await recordEvent(tx, r.id, { actor: 'system', kind: 'approval.requested', detail: { step: step.id, approvers, ...(fallback ? { fallback } : {}) } });
+      await audit(tx, { actor: 'system', action: 'approval.requested', subject: r.ref, detail: { step: step.id, approvers, fallback: fallback ?? null } });
+      for (const email of approvers) await postMessage(tx, email, approvalCard(r, requester, a), { key: `${a.id}:card:${email}` });
+      const names = approvers.length === 1 ? approvers[0]! : `${approvers.length} approvers`;
+      await this.tell(tx, r, `${r.ref} is waiting for approval: ${a.label} (${names}).`, `approval-requested:${step.id}`);
+      return { request: moved, approved: false };
+    }
+    const approved = await transition(tx, r.id, ['submitted', 'awaiting-approval'], 'approved', 'system', afterIndex < 0 ? 'no approval needed' : 'all approvals given');
+    return { request: approved ?? r, approved: Boolean(approved) };
+  }
+
+  /**
+   * An approver's decision. Authorised server-side: only a listed approver who is not the
+   * requester may decide; the first decision wins (conditional update), later clicks get
+   * `already-decided`. A denial needs a reason.
+   */
+  async decide(approvalId: string, actorEmail: string, decision: 'approve' | 'deny', reason?: string | null): Promise<
+    | { outcome: 'approved' | 'denied'; request: RequestRow }
+    | { outcome: 'already-decided'; approval: ApprovalRow }
+    | { outcome: 'not-allowed' | 'not-found' | 'reason-required'; message: string }
+  > {
+    const actor = actorEmail.toLowerCase();
+    const approval = await getApproval(this.deps.db, approvalId);
+    if (!approval) return { outcome: 'not-found', message: 'That approval does not exist.' };
+    const request = (await getRequest(this.deps.db, approval.requestId))!;
+    if (actor === request.requesterEmail) {
+      await audit(this.deps.db, { actor, action: 'approval.refused', subject: request.ref, detail: { approvalId, why: 'self-approval' } });
+      return { outcome: 'not-allowed', message: 'You cannot approve or deny your own request.' };
+    }
+    if (!approval.approvers.includes(actor)) {
+      await audit(this.deps.db, { actor, action: 'approval.refused', subject: request.ref, detail: { approvalId, why: 'not an approver' } });
+      return { outcome: 'not-allowed', message: `You are not an approver for ${request.ref}.` };
+    }
+    if (approval.status !== 'pending') return { outcome: 'already-decided', approval };
+    const why = reason?.trim() || null;
+    if (decision === 'deny' && !why) return { outcome: 'reason-required', message: `Please give a reason for denying ${request.ref}.` };
+
+    const res = await this.deps.db.transaction(async (tx) => {
+      const decided = await decide(tx, approvalId, decision === 'approve' ? 'approved' : 'denied', actor, why);
+      if (!decided) return { lost: (await getApproval(tx, approvalId))! };
+      await recordEvent(tx, request.id, { actor, kind: `approval.${decided.status}`, reason: why, detail: { step: decided.stepId } });
+      await audit(tx, { actor, action: `approval.${decided.status}`, subject: request.ref, detail: { step: decided.stepId, reason: why } });
+      const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
+      await resolveMessages(tx, { approvalId }, `${decided.status === 'approved' ? 'Approved' : 'Denied'} by ${actor} at ${when} UTC${why ? `: ${why}` : ''}`);
+      if (decided.status === 'denied') {
+        await cancelPendingApprovals(tx, request.id);
+        const denied = (await transition(tx, request.id, ['awaiting-approval'], 'denied', actor, why ?? undefined)) ?? request;
+        await this.tell(tx, request, `${request.ref} (${request.item.title}) was denied by ${actor}: ${why}`, 'denied', 'outcome');
+        return { request: denied, approved: false, outcome: 'denied' as const };
+      }
+      await this.tell(tx, request, `${request.ref}: ${decided.label} approved by ${actor}.`, `approved:${decided.stepId}`);
+      const requester = (await findPerson(tx, request.requesterEmail))!;
+      const routed = await this.routeNextApproval(tx, request, requester, decided.stepIndex);
+      return { request: routed.request, approved: routed.approved, outcome: 'approved' as const };
+    });
+    if ('lost' in res) return { outcome: 'already-decided', approval: res.lost as ApprovalRow };
+    if (res.approved) await this.enqueueFulfilment(res.request.id);
+    return { outcome: res.outcome, request: res.request };
+  }
+
+  /** The requester cancels their own request while it is not yet being fulfilled. */
+  async cancel(requestId: string, actorEmail: string): Promise<RequestRow | undefined> {
+    return this.deps.db.transaction(async (tx) => {
+      const r = await getRequest(tx, requestId);
+      if (!r || r.requesterEmail !== actorEmail.toLowerCase()) return undefined;
+      const done = await transition(tx, requestId, ['submitted', 'awaiting-approval', 'approved'], 'cancelled', actorEmail);
+      if (done) {
+        for (const a of await cancelPendingApprovals(tx, requestId)) await resolveMessages(tx, { approvalId: a.id }, 'Cancelled by the requester');
+        await audit(tx, { actor: actorEmail, action: 'request.cancelled', subject: r.ref });
+      }
+      return done;
+    });
+  }
+
+  async enqueueFulfilment(requestId: string): Promise<void> {
+    await this.deps.queue.enqueue(FULFIL_JOB, { requestId }, { uniqueBy: ['requestId'] });
+  }
+
+  /** Open requests of a person with a plain-words stage and progress (step k of n). */
+  async statusOf(email: string): Promise<{ ref: string; title: string; stage: string; step: number; of: number }[]> {
+    const rows = await requestsOf(this.deps.db, email.toLowerCase(), OPEN_STATUSES);
+    const out = [];
+    for (const r of rows) out.push({ ref: r.ref, title: r.item.title, ...(await this.progress(r)) });
+    return out;
+  }
+
+  /** Plain-words stage and progress of one request. */
+  async progress(r: RequestRow): Promise<{ stage: string; step: number; of: number }> {
+    const approvals = await approvalsOf(this.deps.db, r.id);
+    const steps = (await this.deps.db.query<{ step_id: string; status: string }>('SELECT step_id, status FROM fulfilment_steps WHERE request_id = $1', [r.id])).rows;
+    const approvalCount = r.item.approvals.filter((s) => holds(s.when, { fields: r.fields, requester: {} }) || approvals.some((a) => a.stepId === s.id)).length;
+    const of = approvalCount + r.item.workflow.length;
+    const doneSteps = steps.filter((s) => s.status === 'done' || s.status === 'skipped').length;
+    const step = approvals.filter((a) => a.status === 'approved').length + doneSteps;
+    const pending = approvals.find((a) => a.status === 'pending');
+    const running = r.item.workflow.find((w) => !steps.some((s) => s.step_id === w.id && (s.status === 'done' || s.status === 'skipped')));
+    const stage: Record<string, string> = {
+      draft: 'Draft', submitted: 'Submitted',
+      'awaiting-approval': `Waiting for approval: ${pending?.label ?? 'approver'}`,
+      approved: 'Approved, queued for fulfilment',
+      'in-fulfilment': `Being fulfilled: ${running?.label ?? running?.id ?? 'finishing'}`,
+      fulfilled: 'Done', failed: 'Failed: the service desk is on it', denied: 'Denied', cancelled: 'Cancelled',
+    };
+    return { stage: stage[r.status] ?? r.status, step: Math.min(step, of), of };
+  }
+}
