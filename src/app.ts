@@ -72,7 +72,7 @@ export async function createApp(o: AppOptions): Promise<App> {
 
   const workerId = o.workerName ?? `${hostname()}:${process.pid}`;
   const queue = createAgendaQueue({
-    pool: db.pool, name: workerId, concurrency: config.jobs.concurrency, lockLifetimeMs: config.jobs.lockLifetimeMs, processEvery: config.jobs.processEvery, log,
+    pool: db.pool, name: workerId, concurrency: config.jobs.concurrency, lockLifetimeMs: config.jobs.lockLifetimeMs, processEvery: config.jobs.processEveryMs, log,
   });
   const requests = new RequestService({ db, queue, now });
   const triage = new TriageService(db, () => catalogue);

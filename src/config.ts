@@ -24,7 +24,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JOB_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(5),
   JOB_LOCK_LIFETIME_MS: z.coerce.number().int().min(1000).default(5 * 60_000),
-  JOB_PROCESS_EVERY: z.string().default('2 seconds'),
+  JOB_PROCESS_EVERY_MS: z.coerce.number().int().min(50).max(600_000).default(2000),
   NODE_ENV: z.string().default('development'),
 });
 
@@ -40,7 +40,7 @@ export interface Config {
   /** The demo web chat lets anyone act as any directory person: development only. */
   webChatDemo: boolean;
   logLevel: string;
-  jobs: { concurrency: number; lockLifetimeMs: number; processEvery: string };
+  jobs: { concurrency: number; lockLifetimeMs: number; processEveryMs: number };
   production: boolean;
 }
 
@@ -70,7 +70,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     apiKeys,
     webChatDemo: e.WEB_CHAT_DEMO && !production,
     logLevel: e.LOG_LEVEL,
-    jobs: { concurrency: e.JOB_CONCURRENCY, lockLifetimeMs: e.JOB_LOCK_LIFETIME_MS, processEvery: e.JOB_PROCESS_EVERY },
+    jobs: { concurrency: e.JOB_CONCURRENCY, lockLifetimeMs: e.JOB_LOCK_LIFETIME_MS, processEveryMs: e.JOB_PROCESS_EVERY_MS },
     production,
   };
 }

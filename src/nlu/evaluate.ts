@@ -11,7 +11,7 @@
  *   - misrouteRate: examples routed 'fulfil' to a wrong intent (incl. out-of-scope ones) / all examples.
  */
 import { performance } from 'node:perf_hooks';
-import { createScorer, decide, type Classification } from './classifier.js';
+import { createClassifier, createScorer, decide, type Classification } from './classifier.js';
 import { OUT_OF_SCOPE, trainModel, type IntentExamples, type IntentModel, type TrainOptions } from './model.js';
 
 export const HOLDOUT_EVERY = 5;
@@ -84,7 +84,8 @@ export function computeMetrics(preds: readonly LabelledPrediction[], intents: re
   };
 }
 
-interface Scored { text: string; expected: string | null; p: Float64Array | null }
+/** One message with its expected intent (null: out of scope) and its class probabilities (null: no known word). */
+export interface Scored { text: string; expected: string | null; p: Float64Array | null }
 
 function scoreAll(model: IntentModel, test: readonly IntentExamples[]): Scored[] {
   const scorer = createScorer(model);
@@ -108,6 +109,8 @@ export interface HeldOutReport {
   threshold: number;
   margin: number;
   metrics: Metrics;
+  /** classify() wall time per held-out message (first sight of each; the JIT warmed on the training texts). */
+  latency: { meanMs: number; p99Ms: number; maxMs: number };
 }
 
 /** Trains on the 80 % part of the fixed split and measures the held-out 20 %. */
@@ -122,26 +125,51 @@ export function evaluateHeldOut(
   const trainMs = performance.now() - t0;
   const metrics = metricsAt(scoreAll(model, test), model, decision.threshold, decision.margin);
   const count = (ds: readonly IntentExamples[]): number => ds.reduce((n, d) => n + d.examples.length, 0);
-  return { trainExamples: count(train), testExamples: count(test), trainMs, ...decision, metrics };
+  const classifier = createClassifier(model, decision);
+  const texts = test.flatMap((d) => d.examples);
+  for (const d of train) for (const t of d.examples) classifier.classify(t); // warm the JIT on other texts
+  const times = texts.map((t) => {
+    const t0 = performance.now();
+    classifier.classify(t);
+    return performance.now() - t0;
+  });
+  times.sort((a, b) => a - b);
+  const latency = {
+    meanMs: times.reduce((a, b) => a + b, 0) / Math.max(1, times.length),
+    p99Ms: times[Math.min(times.length - 1, Math.floor(times.length * 0.99))] ?? 0,
+    maxMs: times[times.length - 1] ?? 0,
+  };
+  return { trainExamples: count(train), testExamples: count(test), trainMs, ...decision, metrics, latency };
 }
 
 export interface TuneResult {
   threshold: number;
   margin: number;
+  /** Figures of the chosen point on the cross-validated predictions. */
   metrics: Metrics;
-  /** Every grid point, for printing: threshold, margin, macro-F1, in-scope accuracy, OOS recall, misroute rate. */
-  grid: { threshold: number; margin: number; macroF1: number; inScopeAccuracy: number; oosRecall: number; misrouteRate: number }[];
+  utility: number;
+  /** Every grid point (threshold-major), for printing. */
+  grid: { threshold: number; margin: number; utility: number; macroF1: number; inScopeAccuracy: number; oosRecall: number; misrouteRate: number }[];
 }
 
-export const THRESHOLD_GRID = Array.from({ length: 15 }, (_, i) => Math.round((0.2 + i * 0.05) * 100) / 100); // 0.20 … 0.90
+export const THRESHOLD_GRID = Array.from({ length: 17 }, (_, i) => Math.round((0.1 + i * 0.05) * 100) / 100); // 0.10 … 0.90
 export const MARGIN_GRID = [0, 0.05, 0.1, 0.15, 0.2];
+/** A message routed to the wrong intent costs this many times a hand-off to triage (see routingUtility). */
+export const MISROUTE_COST = 2;
 
 /**
- * Out-of-fold probabilities by k-fold cross-validation (fold of example i = i mod k, per intent) on
- * `data`, then the threshold × margin grid point with the best macro-F1 (ties: higher threshold,
- * then larger margin — the safer choice). Pass the TRAINING part of the split, never the held-out part.
+ * Mean utility of a set of routing decisions: +1 per message routed right (the right intent, or null
+ * for an out-of-scope message), 0 per in-scope message sent to triage, −misrouteCost per message
+ * routed to a wrong intent (an out-of-scope one included). A wrong dialog makes the user notice, back
+ * out and start again, so it costs more than a hand-off.
  */
-export function tuneDecision(data: readonly IntentExamples[], folds = 5, trainOpts: Partial<TrainOptions> = {}): TuneResult {
+export function routingUtility(m: Metrics, misrouteCost = MISROUTE_COST): number {
+  const correct = m.inScopeAccuracy * m.inScopeExamples + m.oosRecall * m.outOfScopeExamples;
+  return m.examples ? (correct - misrouteCost * m.misrouteRate * m.examples) / m.examples : 0;
+}
+
+/** Out-of-fold probabilities by k-fold cross-validation (fold of example i = i mod k, per intent). */
+export function crossValidatedScores(data: readonly IntentExamples[], folds = 5, trainOpts: Partial<TrainOptions> = {}): { scored: Scored[]; model: IntentModel } {
   const scored: Scored[] = [];
   let model: IntentModel | undefined;
   for (let k = 0; k < folds; k++) {
@@ -150,14 +178,27 @@ export function tuneDecision(data: readonly IntentExamples[], folds = 5, trainOp
     model = trainModel(train, trainOpts);
     scored.push(...scoreAll(model, test));
   }
-  const m = model!;
+  return { scored, model: model! };
+}
+
+/**
+ * Chooses threshold and margin: k-fold cross-validation on `data` gives out-of-fold probabilities,
+ * then the threshold × margin grid point with the highest routingUtility wins (ties: higher threshold,
+ * then larger margin — the safer choice). Pass the TRAINING part of the split, never the held-out part.
+ */
+export function tuneDecision(
+  data: readonly IntentExamples[],
+  opts: { folds?: number; misrouteCost?: number; trainOpts?: Partial<TrainOptions> } = {},
+): TuneResult {
+  const { scored, model } = crossValidatedScores(data, opts.folds ?? 5, opts.trainOpts);
   let best: TuneResult | undefined;
   const grid: TuneResult['grid'] = [];
   for (const threshold of THRESHOLD_GRID) {
     for (const margin of MARGIN_GRID) {
-      const metrics = metricsAt(scored, m, threshold, margin);
-      grid.push({ threshold, margin, macroF1: metrics.macroF1, inScopeAccuracy: metrics.inScopeAccuracy, oosRecall: metrics.oosRecall, misrouteRate: metrics.misrouteRate });
-      if (!best || metrics.macroF1 >= best.metrics.macroF1 - 1e-12) best = { threshold, margin, metrics, grid };
+      const metrics = metricsAt(scored, model, threshold, margin);
+      const utility = routingUtility(metrics, opts.misrouteCost);
+      grid.push({ threshold, margin, utility, macroF1: metrics.macroF1, inScopeAccuracy: metrics.inScopeAccuracy, oosRecall: metrics.oosRecall, misrouteRate: metrics.misrouteRate });
+      if (!best || utility >= best.utility - 1e-12) best = { threshold, margin, metrics, utility, grid };
     }
   }
   return best!;

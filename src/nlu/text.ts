@@ -11,12 +11,8 @@ import naturalStopwords from 'natural/lib/natural/util/stopwords.js';
 
 const tokenizer = new AggressiveTokenizer();
 
-/** Function words that never make a message "known" on their own (natural's list plus a few more). */
-export const STOPWORDS: ReadonlySet<string> = new Set([
-  ...naturalStopwords.words,
-  'not', 'no', 'will', 'am', 'please', 'pls', 'plz', 'hi', 'hello', 'hey', 'ok', 'okay', 'thanks', 'thank',
-  'i', 'need', 'want', 'would', 'like', "i'd", 'just', 'yes', 'yeah',
-]);
+/** natural's English stop words. */
+export const STOPWORDS: ReadonlySet<string> = new Set(naturalStopwords.words);
 
 /** Token that stands for any number (dates, amounts, ids). */
 export const NUMBER_TOKEN = '#num';

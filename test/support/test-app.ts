@@ -9,7 +9,7 @@ export interface TestApp { app: App; base: string; tdb: TestDb; close(): Promise
 
 export async function startTestApp(o: { kind?: 'pglite' | 'auto'; env?: Record<string, string>; app?: Partial<AppOptions> } = {}): Promise<TestApp> {
   const tdb = await createTestDb({ kind: o.kind, migrate: false });
-  const config = loadConfig({ LOG_LEVEL: 'silent', JOB_PROCESS_EVERY: '300 milliseconds', JOB_LOCK_LIFETIME_MS: '10000', API_KEYS: 'test-key', ...o.env });
+  const config = loadConfig({ LOG_LEVEL: 'silent', JOB_PROCESS_EVERY_MS: '300', JOB_LOCK_LIFETIME_MS: '10000', API_KEYS: 'test-key', ...o.env });
   const app = await createApp({ config, db: tdb.db, retryDelayMs: 200, ...o.app });
   await app.start();
   const server: Server = await new Promise((resolve) => { const s = app.http.listen(0, '127.0.0.1', () => resolve(s)); });

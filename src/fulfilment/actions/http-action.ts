@@ -6,6 +6,13 @@ import { z } from 'zod';
 import { ActionError, type Action } from '../action.port.js';
 import { parseInput } from './parse-input.js';
 
+/** Catalogue headers first, then ours: the step's idempotency key always wins. */
+function withKey(custom: Record<string, string> | undefined, key: string): Headers {
+  const h = new Headers({ 'content-type': 'application/json', ...(custom ?? {}) });
+  h.set('idempotency-key', key);
+  return h;
+}
+
 export const httpRequestAction: Action = {
   name: 'http.request',
   async run(input, ctx) {
@@ -20,7 +27,7 @@ export const httpRequestAction: Action = {
     try {
       res = await fetch(i.url, {
         method: i.method,
-        headers: { 'content-type': 'application/json', 'idempotency-key': ctx.idempotencyKey, ...(i.headers ?? {}) },
+        headers: withKey(i.headers, ctx.idempotencyKey),
         body: i.body === undefined || i.method === 'GET' ? undefined : JSON.stringify(i.body),
         signal: ctx.signal,
       });

@@ -1,0 +1,88 @@
+/**
+ * The end-to-end scenarios, shared by the PostgreSQL suite and the PGlite suite: a person talks
+ * to the real app over HTTP (web chat), approvers click, the job runner fulfils.
+ */
+import { WebUser } from '../support/web-client.js';
+import { eventually, type TestApp } from '../support/test-app.js';
+
+export async function financeDriveScenario(t: TestApp): Promise<void> {
+  const db = t.app.db;
+  const erin = new WebUser(t.base, 'erin.employee@example.com');
+  const mark = new WebUser(t.base, 'mark.manager@example.com');
+  const olga = new WebUser(t.base, 'olga.owner@example.com');
+
+  let m = await erin.say('I need access to the finance drive');
+  expect(m.map((x) => x.text).join('\n')).toMatch(/Shared drive access/);
+  expect(m.at(-1)!.text).toMatch(/read or write/);
+  m = await erin.click('answer', 'write');
+  expect(m.at(-1)!.text).toMatch(/Until when/);
+  m = await erin.say('2027-03-31');
+  m = await erin.say('Preparing the year-end close');
+  const summary = m.at(-1)!;
+  expect(summary.kind).toBe('summary');
+  expect(summary.fields).toEqual(expect.arrayContaining([{ label: 'Drive', value: 'Finance' }, { label: 'Access level', value: 'Read and write' }, { label: 'Access until', value: '2027-03-31' }]));
+  m = await erin.click('dialog:confirm');
+  const ref = /REQ-\d{6}/.exec(m.map((x) => x.text).join(' '))![0];
+
+  const req = (await db.query('SELECT id, status, fields, requester_email FROM requests WHERE ref = $1', [ref])).rows[0]!;
+  expect(req.status).toBe('awaiting-approval');
+  expect(req.fields).toEqual({ drive: 'finance', access: 'write', until: '2027-03-31', justification: 'Preparing the year-end close' });
+
+  // the manager gets an approval card; the requester can't decide it
+  const card = (await mark.inbox()).find((x) => x.kind === 'approval')!;
+  expect(card.text).toContain(ref);
+  const approve = card.buttons!.find((b) => b.id.endsWith(':approve'))!.id;
+  const self = await erin.click(approve);
+  expect(self.at(-1)!.text).toMatch(/cannot approve or deny your own request/);
+  expect((await db.query(`SELECT status FROM approvals WHERE request_id = $1 AND step_id = 'manager'`, [req.id])).rows[0]!.status).toBe('pending');
+
+  // a double click (two at once) decides once
+  await Promise.all([mark.click(approve), mark.click(approve)]);
+  const decided = (await db.query(`SELECT status, decided_by FROM approvals WHERE request_id = $1 ORDER BY step_index`, [req.id])).rows;
+  expect(decided[0]).toEqual({ status: 'approved', decided_by: 'mark.manager@example.com' });
+  expect((await db.query(`SELECT count(*)::int AS n FROM request_events WHERE request_id = $1 AND kind = 'approval.approved'`, [req.id])).rows[0]!.n).toBe(1);
+  const markMsgs = await mark.all();
+  expect(markMsgs.find((x) => x.approvalId === card.approvalId)!.resolved).toMatch(/Approved by mark.manager@example.com/);
+  expect(markMsgs.find((x) => x.approvalId === card.approvalId)!.buttons).toBeUndefined();
+
+  // write access needs the data owner too
+  const ownerCard = (await olga.inbox()).find((x) => x.kind === 'approval')!;
+  expect(ownerCard.text).toMatch(/Data owner/);
+  await olga.click(ownerCard.buttons!.find((b) => b.id.endsWith(':approve'))!.id);
+
+  await eventually(async () => (await db.query('SELECT status FROM requests WHERE id = $1', [req.id])).rows[0]!.status === 'fulfilled', 30000, 'fulfilment');
+  const steps = (await db.query('SELECT step_id, status, attempts FROM fulfilment_steps WHERE request_id = $1 ORDER BY step_index', [req.id])).rows;
+  expect(steps).toEqual([{ step_id: 'grant', status: 'done', attempts: 1 }, { step_id: 'tell-requester', status: 'done', attempts: 1 }]);
+  const grp = (await db.query(`SELECT group_name, until::text AS until FROM group_memberships WHERE person_email = 'erin.employee@example.com' AND group_name LIKE 'drive-%'`)).rows;
+  expect(grp).toEqual([{ group_name: 'drive-finance-write', until: '2027-03-31' }]);
+  const texts = (await erin.all()).map((x) => x.text).join('\n');
+  expect(texts).toMatch(new RegExp(`${ref}: Line manager approved by mark.manager@example.com`));
+  expect(texts).toMatch(new RegExp(`${ref} is done`));
+  expect(texts).toMatch(/you now have write access to the finance drive/);
+  const history = (await db.query('SELECT to_status FROM request_events WHERE request_id = $1 AND kind = $2 ORDER BY id', [req.id, 'status'])).rows.map((r) => r.to_status);
+  expect(history).toEqual(['submitted', 'awaiting-approval', 'approved', 'in-fulfilment', 'fulfilled']);
+}
+
+export async function triageScenario(t: TestApp): Promise<void> {
+  const db = t.app.db;
+  const erin = new WebUser(t.base, 'erin.employee@example.com');
+  const tara = new WebUser(t.base, 'tara.triage@example.com');
+  const m = await erin.say('the blorp thing from yesterday, can you sort it');
+  expect(m.at(-1)!.text).toMatch(/passed it to the service desk/);
+  const item = (await db.query(`SELECT id, status FROM triage_items WHERE requester_email = 'erin.employee@example.com' ORDER BY created_at DESC LIMIT 1`)).rows[0]!;
+  expect(item.status).toBe('open');
+  const card = (await tara.inbox()).find((x) => x.kind === 'triage' && x.triageId === item.id)!;
+  expect(card.text).toContain('blorp');
+  expect(card.choices!.options.length).toBe(17);
+  // an employee cannot route triage items
+  const denied = await erin.click(`triage:${item.id}:assign`, 'vpn-access');
+  expect(denied.at(-1)!.text).toMatch(/Only triage staff/);
+  await tara.click(card.choices!.actionId!, 'vpn-access');
+  expect((await db.query('SELECT status, assigned_item, decided_by FROM triage_items WHERE id = $1', [item.id])).rows[0]).toEqual({ status: 'assigned', assigned_item: 'vpn-access', decided_by: 'tara.triage@example.com' });
+  expect((await db.query(`SELECT intent, source FROM training_labels WHERE text LIKE '%blorp%'`)).rows).toEqual([{ intent: 'vpn-access', source: 'triage' }]);
+  const cont = await erin.inbox();
+  expect(cont.map((x) => x.text).join('\n')).toMatch(/it's a VPN/i);
+  expect(cont.at(-1)!.kind).toBe('prompt');
+  const again = await tara.click(card.choices!.actionId!, 'app-access');
+  expect(again.at(-1)!.text).toMatch(/Already handled by tara.triage@example.com/);
+}
