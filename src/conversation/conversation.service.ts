@@ -102,6 +102,7 @@ export class ConversationService {
     if (act) return { state, messages: [{ kind: 'info', text: 'That button belongs to a conversation that has ended. Tell me what you need.' }] };
     if (STATUS.test(text)) return { state, messages: [await this.statusMessage(person)] };
     if (HELP.test(text) || GREETING.test(text)) return { state, messages: [this.helpMessage(person)] };
+    if (/^(cancel|stop|never ?mind)$/i.test(text)) return { state, messages: [{ kind: 'info', text: 'There is nothing in progress to cancel. To cancel a submitted request, say "cancel REQ-000123".' }] };
     const cancelRef = /^cancel\s+(REQ-\d+)$/i.exec(text);
     if (cancelRef) return { state, messages: [await this.cancelRequest(person, cancelRef[1]!)] };
     return this.classify(text, person, ev);

@@ -39,7 +39,7 @@ export async function messagesUpdatedSince(q: Queryable, personEmail: string, si
 export async function resolveMessages(q: Queryable, link: { approvalId?: string; triageId?: string }, resolved: string): Promise<number> {
   const [key, id] = link.approvalId ? ['approvalId', link.approvalId] : ['triageId', link.triageId];
   const r = await q.query(
-    `UPDATE messages SET body = (body - 'buttons') || jsonb_build_object('resolved', $2::text), updated_at = clock_timestamp()
+    `UPDATE messages SET body = (body - 'buttons' - 'choices') || jsonb_build_object('resolved', $2::text), updated_at = clock_timestamp()
      WHERE body->>'${key}' = $1`,
     [id, resolved],
   );

@@ -164,14 +164,15 @@ export class RequestService {
       await recordEvent(tx, request.id, { actor, kind: `approval.${decided.status}`, reason: why, detail: { step: decided.stepId } });
       await audit(tx, { actor, action: `approval.${decided.status}`, subject: request.ref, detail: { step: decided.stepId, reason: why } });
       const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
-      await resolveMessages(tx, { approvalId }, `${decided.status === 'approved' ? 'Approved' : 'Denied'} by ${actor} at ${when} UTC${why ? `: ${why}` : ''}`);
+      const actorName = (await findPerson(tx, actor))?.name ?? actor;
+      await resolveMessages(tx, { approvalId }, `${decided.status === 'approved' ? 'Approved' : 'Denied'} by ${actorName} at ${when} UTC${why ? `: ${why}` : ''}`);
       if (decided.status === 'denied') {
         await cancelPendingApprovals(tx, request.id);
         const denied = (await transition(tx, request.id, ['awaiting-approval'], 'denied', actor, why ?? undefined)) ?? request;
-        await this.tell(tx, request, `${request.ref} (${request.item.title}) was denied by ${actor}: ${why}`, 'denied', 'outcome');
+        await this.tell(tx, request, `${request.ref} (${request.item.title}) was denied by ${actorName}: ${why}`, 'denied', 'outcome');
         return { request: denied, approved: false, outcome: 'denied' as const };
       }
-      await this.tell(tx, request, `${request.ref}: ${decided.label} approved by ${actor}.`, `approved:${decided.stepId}`);
+      await this.tell(tx, request, `${request.ref}: ${decided.label} approved by ${actorName}.`, `approved:${decided.stepId}`);
       const requester = (await findPerson(tx, request.requesterEmail))!;
       const routed = await this.routeNextApproval(tx, request, requester, decided.stepIndex);
       return { request: routed.request, approved: routed.approved, outcome: 'approved' as const };

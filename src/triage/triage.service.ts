@@ -9,6 +9,7 @@ import { audit } from '../audit/audit.repository.js';
 import type { Database } from '../db/database.js';
 import { findPerson, peopleWithRole } from '../directory/directory.repository.js';
 import type { OutMessage } from '../conversation/messages.js';
+import { checkEligibility } from '../requests/eligibility.js';
 import { postMessage, resolveMessages } from '../conversation/outbox.repository.js';
 
 export interface TriageItem {
@@ -78,7 +79,14 @@ export class TriageService {
   async decide(id: string, actorEmail: string, d: TriageDecision): Promise<{ ok: true; item: TriageItem; caseRef?: string } | { ok: false; message: string }> {
     const actor = await findPerson(this.db, actorEmail);
     if (!actor?.roles.includes('triage')) return { ok: false, message: 'Only triage staff can route requests from the triage queue.' };
-    if (d.kind === 'assign' && !this.catalogue().get(d.itemId)) return { ok: false, message: `There is no catalogue item "${d.itemId}".` };
+    if (d.kind === 'assign') {
+      const item = this.catalogue().get(d.itemId);
+      if (!item) return { ok: false, message: `There is no catalogue item "${d.itemId}".` };
+      const t = await this.get(id);
+      const requester = t && (await findPerson(this.db, t.requesterEmail));
+      const elig = requester ? checkEligibility(item, requester) : { ok: true as const };
+      if (!elig.ok) return { ok: false, message: `${requester!.name} may not request ${item.title}: ${elig.reason}. Choose another item, or handle it as a case.` };
+    }
     return this.db.transaction(async (tx) => {
       const status = d.kind === 'assign' ? 'assigned' : d.kind;
       const r = await tx.query(
@@ -106,7 +114,7 @@ export class TriageService {
         await postMessage(tx, t.requesterEmail, { kind: 'info', text: `The service desk looked at "${t.text}" and it isn't something I can request for you. If you need IT help, tell me what you need, e.g. "I need VPN access".` }, { conversationId: t.conversationId, key: `${t.id}:closed` });
       }
       const outcome = d.kind === 'assign' ? `Assigned to ${this.catalogue().get(d.itemId)!.title}` : d.kind === 'case' ? `Handled as case ${caseRef}` : 'Closed: not a request';
-      await resolveMessages(tx, { triageId: t.id }, `${outcome} by ${actor.email}`);
+      await resolveMessages(tx, { triageId: t.id }, `${outcome} by ${actor.name}`);
       await audit(tx, { actor: actor.email, action: `triage.${status}`, subject: t.id, detail: { item: t.assignedItem, case: caseRef ?? null } });
       return { ok: true as const, item: t, ...(caseRef ? { caseRef } : {}) };
     });

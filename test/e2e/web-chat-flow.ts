@@ -42,7 +42,7 @@ export async function financeDriveScenario(t: TestApp): Promise<void> {
   expect(decided[0]).toEqual({ status: 'approved', decided_by: 'mark.manager@example.com' });
   expect((await db.query(`SELECT count(*)::int AS n FROM request_events WHERE request_id = $1 AND kind = 'approval.approved'`, [req.id])).rows[0]!.n).toBe(1);
   const markMsgs = await mark.all();
-  expect(markMsgs.find((x) => x.approvalId === card.approvalId)!.resolved).toMatch(/Approved by mark.manager@example.com/);
+  expect(markMsgs.find((x) => x.approvalId === card.approvalId)!.resolved).toMatch(/Approved by Mark Manager/);
   expect(markMsgs.find((x) => x.approvalId === card.approvalId)!.buttons).toBeUndefined();
 
   // write access needs the data owner too
@@ -56,7 +56,7 @@ export async function financeDriveScenario(t: TestApp): Promise<void> {
   const grp = (await db.query(`SELECT group_name, until::text AS until FROM group_memberships WHERE person_email = 'erin.employee@example.com' AND group_name LIKE 'drive-%'`)).rows;
   expect(grp).toEqual([{ group_name: 'drive-finance-write', until: '2027-03-31' }]);
   const texts = (await erin.all()).map((x) => x.text).join('\n');
-  expect(texts).toMatch(new RegExp(`${ref}: Line manager approved by mark.manager@example.com`));
+  expect(texts).toMatch(new RegExp(`${ref}: Line manager approved by Mark Manager`));
   expect(texts).toMatch(new RegExp(`${ref} is done`));
   expect(texts).toMatch(/you now have write access to the finance drive/);
   const history = (await db.query('SELECT to_status FROM request_events WHERE request_id = $1 AND kind = $2 ORDER BY id', [req.id, 'status'])).rows.map((r) => r.to_status);
@@ -85,4 +85,52 @@ export async function triageScenario(t: TestApp): Promise<void> {
   expect(cont.at(-1)!.kind).toBe('prompt');
   const again = await tara.click(card.choices!.actionId!, 'app-access');
   expect(again.at(-1)!.text).toMatch(/Already handled by tara.triage@example.com/);
+}
+
+/** A dialog survives a restart; a denial asks for the reason and tells the requester. */
+export async function restartAndDenyScenario(t: TestApp, restart: () => Promise<{ handle: (text: string) => Promise<void>; close: () => Promise<void> }>): Promise<void> {
+  const db = t.app.db;
+  const erin = new WebUser(t.base, 'erin.employee@example.com');
+  const mark = new WebUser(t.base, 'mark.manager@example.com');
+  await erin.say('cancel'); // leave any dialog an earlier scenario started
+  await mark.inbox();
+  let m = await erin.say('read access to the hr drive please');
+  expect(m.at(-1)!.text).toMatch(/Until when/);
+
+  // another instance (as after a restart) continues the same conversation from the database
+  const other = await restart();
+  await other.handle('skip');
+  await other.close();
+  m = await erin.inbox();
+  expect(m.at(-1)!.text).toMatch(/What do you need it for/);
+  m = await erin.say('Reviewing the new holiday policy draft');
+  expect(m.at(-1)!.kind).toBe('summary');
+  m = await erin.say('yes');
+  const ref = /REQ-\d{6}/.exec(m.map((x) => x.text).join(' '))![0];
+
+  const card = (await mark.inbox()).find((x) => x.kind === 'approval' && x.text.includes(ref))!;
+  const deny = card.buttons!.find((b) => b.id.endsWith(':deny'))!.id;
+  m = await mark.click(deny); // no reason given with the click: errand asks for it
+  expect(m.at(-1)!.text).toMatch(new RegExp(`reason for denying ${ref}`));
+  expect((await db.query('SELECT status FROM requests WHERE ref = $1', [ref])).rows[0]!.status).toBe('awaiting-approval');
+  m = await mark.say('HR documents are not needed for your role');
+  expect(m.at(-1)!.text).toMatch(new RegExp(`You denied ${ref}`));
+  const row = (await db.query('SELECT r.status, a.status AS approval, a.reason FROM requests r JOIN approvals a ON a.request_id = r.id WHERE r.ref = $1', [ref])).rows[0]!;
+  expect(row).toEqual({ status: 'denied', approval: 'denied', reason: 'HR documents are not needed for your role' });
+  const told = (await erin.inbox()).map((x) => x.text).join('\n');
+  expect(told).toMatch(new RegExp(`${ref} \\(Shared drive access\\) was denied by Mark Manager: HR documents are not needed for your role`));
+  // nothing was fulfilled
+  expect((await db.query('SELECT count(*)::int AS n FROM fulfilment_steps s JOIN requests r ON r.id = s.request_id WHERE r.ref = $1', [ref])).rows[0]!.n).toBe(0);
+}
+
+/** Triage can't route a message to an item the requester may not request. */
+export async function triageEligibilityScenario(t: TestApp): Promise<void> {
+  const erin = new WebUser(t.base, 'erin.employee@example.com');
+  const tara = new WebUser(t.base, 'tara.triage@example.com');
+  await erin.say('cancel');
+  await erin.say('my zorble thingy needs sorting');
+  const card = (await tara.inbox()).find((x) => x.kind === 'triage' && x.text.includes('zorble'))!;
+  const m = await tara.click(`triage:${card.triageId}:assign:onboarding`);
+  expect(m.at(-1)!.text).toMatch(/Erin Employee may not request New starter|Erin Employee may not request .*can only be requested by manager/);
+  expect((await t.app.db.query('SELECT status FROM triage_items WHERE id = $1', [card.triageId])).rows[0]!.status).toBe('open');
 }

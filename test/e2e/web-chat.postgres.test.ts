@@ -1,6 +1,7 @@
 /** End-to-end over HTTP on the configured database (PostgreSQL in CI; PGlite without a server). */
+import { createApp } from '../../src/app.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { financeDriveScenario, triageScenario } from './web-chat-flow.js';
+import { financeDriveScenario, restartAndDenyScenario, triageEligibilityScenario, triageScenario } from './web-chat-flow.js';
 
 let t: TestApp;
 beforeAll(async () => { t = await startTestApp(); });
@@ -12,4 +13,18 @@ it('runs "I need access to the finance drive" through dialog, two approvals and 
 
 it('sends a low-confidence message to triage; the assigned item continues the dialog', async () => {
   await triageScenario(t);
+});
+
+it('refuses a triage assignment the requester is not eligible for', async () => {
+  await triageEligibilityScenario(t);
+});
+
+it('resumes a dialog in a restarted instance, and a denial asks for and passes on the reason', async () => {
+  await restartAndDenyScenario(t, async () => {
+    const app2 = await createApp({ config: t.app.config, db: t.app.db, workerName: 'second-instance' });
+    return {
+      handle: (text) => app2.conversation.handle({ channel: 'web', personEmail: 'erin.employee@example.com', conversationId: 'web:erin.employee@example.com', text }),
+      close: () => app2.stop(),
+    };
+  });
 });
