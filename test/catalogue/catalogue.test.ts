@@ -78,3 +78,17 @@ describe('catalogue validation errors name the file, the path and what was expec
     expect(ok.stdout).toMatch(/catalogue ok: 17 items/);
   }, 60000);
 });
+
+describe('start-up with a broken catalogue', () => {
+  it('refuses to start and lists the errors', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'cat-'));
+    await cp(DIALOGS, dir, { recursive: true });
+    await writeFile(path.join(dir, 'vpn-access.yaml'), (await readFile(path.join(DIALOGS, 'vpn-access.yaml'), 'utf8')).replace(/^risk: .*$/m, 'risk: extreme'));
+    const res = await run(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src/main.ts')], {
+      env: { ...process.env, CATALOGUE_DIR: dir, DATA_DIR: await mkdtemp(path.join(tmpdir(), 'data-')), PORT: '0', DATABASE_URL: '' },
+    }).then(() => null, (e: { code: number; stderr: string }) => e);
+    expect(res?.code).toBe(1);
+    expect(res?.stderr).toMatch(/errand cannot start/);
+    expect(res?.stderr).toMatch(/vpn-access\.yaml: risk: /);
+  }, 60000);
+});
