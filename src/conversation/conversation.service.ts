@@ -36,6 +36,12 @@ export interface ConversationDeps {
   log: Logger;
 }
 
+/**
+ * An out-of-scope message whose best catalogue item is below this confidence is answered as
+ * chit-chat (with a button to reach a person); above it, it is plausible enough to queue for triage.
+ */
+export const OUT_OF_SCOPE_FLOOR = 0.15;
+
 const STATUS = /^(status|my requests|requests|what'?s the status.*|show my requests)$/i;
 const HELP = /^(help|\?|what can you do\??|menu)$/i;
 const GREETING = /^(hi|hello|hey|good (morning|afternoon|evening)|thanks|thank you|ta|cheers)[!. ]*$/i;
@@ -99,6 +105,10 @@ export class ConversationService {
 
     // idle
     if (!text && !act) return { state, messages: [] };
+    if (act === 'desk:ask' && ev.action?.value?.trim()) {
+      await this.deps.triage.create({ text: ev.action.value.trim().slice(0, 2000), requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions: [], reason: 'asked for a person' });
+      return { state, messages: [{ kind: 'info', text: "I've passed it to the service desk; someone will pick it up and I'll continue with you here." }] };
+    }
     if (act) return { state, messages: [{ kind: 'info', text: 'That button belongs to a conversation that has ended. Tell me what you need.' }] };
     if (STATUS.test(text)) return { state, messages: [await this.statusMessage(person)] };
     if (HELP.test(text) || GREETING.test(text)) return { state, messages: [this.helpMessage(person)] };
@@ -123,8 +133,13 @@ export class ConversationService {
       const r = this.begin(item, person, { text, confidence: c.confidence });
       return { state: r.state, messages: r.messages };
     }
-    if (c.reason === 'out-of-scope' && c.confidence >= 0.5) {
-      return { state: { mode: 'idle' }, messages: [{ kind: 'info', text: "That doesn't sound like an IT request I can handle. I can help with things like access, accounts, software and hardware, or reporting a fault." }, this.helpMessage(person)] };
+    if (c.reason === 'out-of-scope' && c.confidence < OUT_OF_SCOPE_FLOOR) {
+      // Chit-chat and non-IT questions are not queued for triage, but one click sends them to a person.
+      return { state: { mode: 'idle' }, messages: [{
+        kind: 'info',
+        text: "That doesn't sound like an IT request I can handle. I can help with access, accounts, software and hardware, or reporting a fault. If it is an IT request, I can pass it to the service desk.",
+        buttons: [{ id: 'desk:ask', label: 'Pass it to the service desk', value: text.slice(0, 2000) }],
+      }] };
     }
     const suggestions = [...(c.intent ? [{ intent: c.intent, confidence: c.confidence }] : []), ...c.alternatives].filter((s) => this.deps.catalogue().get(s.intent)).slice(0, 3);
     await this.deps.triage.create({ text, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions, reason: c.reason });

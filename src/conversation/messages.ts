@@ -4,6 +4,7 @@
  *   answer                          (value = the chosen option value(s), comma-joined)
  *   dialog:confirm | dialog:edit | dialog:cancel | dialog:handover | dialog:retry | dialog:change:<field>
  *   start:<itemId>                  start the dialog for a catalogue item
+ *   desk:ask                        send the text (value) to the triage queue
  *   approval:<approvalId>:approve | approval:<approvalId>:deny   (value = the reason, if the channel asked)
  *   triage:<triageId>:assign:<itemId> | triage:<triageId>:not-a-request | triage:<triageId>:case
  */

@@ -67,7 +67,7 @@ export async function triageScenario(t: TestApp): Promise<void> {
   const db = t.app.db;
   const erin = new WebUser(t.base, 'erin.employee@example.com');
   const tara = new WebUser(t.base, 'tara.triage@example.com');
-  const m = await erin.say('the blorp thing from yesterday, can you sort it');
+  const m = await erin.say('can you set up the blorp for me');
   expect(m.at(-1)!.text).toMatch(/passed it to the service desk/);
   const item = (await db.query(`SELECT id, status FROM triage_items WHERE requester_email = 'erin.employee@example.com' ORDER BY created_at DESC LIMIT 1`)).rows[0]!;
   expect(item.status).toBe('open');
@@ -133,4 +133,18 @@ export async function triageEligibilityScenario(t: TestApp): Promise<void> {
   const m = await tara.click(`triage:${card.triageId}:assign:onboarding`);
   expect(m.at(-1)!.text).toMatch(/Erin Employee may not request New starter|Erin Employee may not request .*can only be requested by manager/);
   expect((await t.app.db.query('SELECT status FROM triage_items WHERE id = $1', [card.triageId])).rows[0]!.status).toBe('open');
+}
+
+/** Out-of-scope chat is answered, not queued; one click still sends it to a person. */
+export async function outOfScopeScenario(t: TestApp): Promise<void> {
+  const erin = new WebUser(t.base, 'erin.employee@example.com');
+  await erin.say('cancel');
+  const before = (await t.app.db.query('SELECT count(*)::int AS n FROM triage_items')).rows[0]!.n as number;
+  const m = await erin.say('what is the capital of France');
+  expect(m.at(-1)!.text).toMatch(/doesn't sound like an IT request/);
+  expect((await t.app.db.query('SELECT count(*)::int AS n FROM triage_items')).rows[0]!.n).toBe(before);
+  const b = m.at(-1)!.buttons!.find((x) => x.id === 'desk:ask')!;
+  const m2 = await erin.click(b.id, (b as { value?: string }).value);
+  expect(m2.at(-1)!.text).toMatch(/passed it to the service desk/);
+  expect((await t.app.db.query(`SELECT text FROM triage_items ORDER BY created_at DESC LIMIT 1`)).rows[0]!.text).toBe('what is the capital of France');
 }

@@ -1,7 +1,7 @@
 /** End-to-end over HTTP on the configured database (PostgreSQL in CI; PGlite without a server). */
 import { createApp } from '../../src/app.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { financeDriveScenario, restartAndDenyScenario, triageEligibilityScenario, triageScenario } from './web-chat-flow.js';
+import { financeDriveScenario, outOfScopeScenario, restartAndDenyScenario, triageEligibilityScenario, triageScenario } from './web-chat-flow.js';
 
 let t: TestApp;
 beforeAll(async () => { t = await startTestApp(); });
@@ -27,4 +27,8 @@ it('resumes a dialog in a restarted instance, and a denial asks for and passes o
       close: () => app2.stop(),
     };
   });
+});
+
+it('answers out-of-scope chat without queueing it, and queues it when asked', async () => {
+  await outOfScopeScenario(t);
 });

@@ -1,5 +1,5 @@
 /** Talks to the web chat over HTTP the way the browser page does. */
-export interface WebMessage { id: number; kind: string; text: string; buttons?: { id: string; label: string }[]; fields?: { label: string; value: string }[]; approvalId?: string; triageId?: string; resolved?: string; choices?: { options: { value: string; label: string }[]; multi: boolean; actionId?: string } }
+export interface WebMessage { id: number; kind: string; text: string; buttons?: { id: string; label: string; value?: string }[]; fields?: { label: string; value: string }[]; approvalId?: string; triageId?: string; resolved?: string; choices?: { options: { value: string; label: string }[]; multi: boolean; actionId?: string } }
 
 export class WebUser {
   private cursor = 0;
