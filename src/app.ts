@@ -17,6 +17,7 @@ import { FulfilmentRunner } from './fulfilment/fulfilment-runner.js';
 import { apiRouter } from './http/api.routes.js';
 import { buildHttpApp } from './http/server.js';
 import { webChatRouter } from './channels/web/web-chat.routes.js';
+import { createSlackAdapter, type SlackAdapter } from './channels/slack/slack.adapter.js';
 import { createAgendaQueue } from './jobs/agenda-queue.js';
 import type { JobQueue } from './jobs/job-queue.port.js';
 import { createLogger, type Logger } from './log.js';
@@ -52,6 +53,8 @@ export interface App {
   conversation: ConversationService;
   runner: FulfilmentRunner;
   http: express.Express;
+  /** The Slack adapter, when SLACK_* is configured. */
+  slack: SlackAdapter | undefined;
   /** Re-enqueues fulfilment of requests whose job was lost; returns how many. */
   sweep(): Promise<number>;
   start(): Promise<void>;
@@ -90,8 +93,11 @@ export async function createApp(o: AppOptions): Promise<App> {
   };
   queue.define(SWEEP_JOB, async () => { await sweep(); });
 
+  const slack = config.slack ? createSlackAdapter({ config: config.slack, db, catalogue: () => catalogue, conversation, requests, log, now }) : undefined;
+
   const http = buildHttpApp({
     db, queue, log,
+    rawRouters: slack ? [slack.router] : [],
     routers: [
       ...(config.webChatDemo ? [webChatRouter({ db, conversation, requests, triage, catalogue: () => catalogue })] : []),
       express.Router().use('/api', apiRouter({ db, catalogue: () => catalogue, requests, conversation, apiKeys: config.apiKeys })),
@@ -99,12 +105,14 @@ export async function createApp(o: AppOptions): Promise<App> {
   });
 
   return {
-    config, db, log, catalogue, queue, requests, triage, conversation, runner, http, sweep,
+    config, db, log, catalogue, queue, requests, triage, conversation, runner, http, sweep, slack,
     async start() {
       await queue.start();
       await queue.every('1 minute', SWEEP_JOB);
+      await slack?.start();
     },
     async stop() {
+      await slack?.stop();
       await queue.stop();
       if (!o.db) await db.close();
     },

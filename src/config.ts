@@ -26,6 +26,11 @@ const envSchema = z.object({
   JOB_LOCK_LIFETIME_MS: z.coerce.number().int().min(1000).default(5 * 60_000),
   JOB_PROCESS_EVERY_MS: z.coerce.number().int().min(50).max(600_000).default(2000),
   NODE_ENV: z.string().default('development'),
+  SLACK_BOT_TOKEN: z.string().regex(/^xox[bp]-/, 'a bot token starting with xoxb-').optional(),
+  SLACK_SIGNING_SECRET: z.string().min(8).optional(),
+  SLACK_APP_TOKEN: z.string().regex(/^xapp-/, 'an app-level token starting with xapp-').optional(),
+  SLACK_TRIAGE_CHANNEL: z.string().regex(/^[CG][A-Z0-9]+$/, 'a channel id like C0123ABCD').optional(),
+  SLACK_API_URL: z.string().url().default('https://slack.com/api/'),
 });
 
 export interface Config {
@@ -42,6 +47,17 @@ export interface Config {
   logLevel: string;
   jobs: { concurrency: number; lockLifetimeMs: number; processEveryMs: number };
   production: boolean;
+  /** Slack adapter settings; undefined when Slack is not configured (the adapter is off). */
+  slack: SlackConfig | undefined;
+}
+
+export interface SlackConfig {
+  botToken: string;
+  signingSecret: string;
+  /** Set → Socket Mode instead of HTTP events. */
+  appToken: string | undefined;
+  triageChannel: string | undefined;
+  apiUrl: string;
 }
 
 export class ConfigError extends Error {
@@ -60,7 +76,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const production = e.NODE_ENV === 'production';
   const apiKeys = e.API_KEYS.split(',').map((k) => k.trim()).filter(Boolean);
   if (production && apiKeys.includes('dev-api-key')) throw new ConfigError('invalid configuration:\n  API_KEYS: the default development key is not allowed when NODE_ENV=production');
+  let slack: SlackConfig | undefined;
+  if (e.SLACK_BOT_TOKEN || e.SLACK_SIGNING_SECRET) {
+    if (!e.SLACK_BOT_TOKEN || (!e.SLACK_SIGNING_SECRET && !e.SLACK_APP_TOKEN)) {
+      throw new ConfigError('invalid configuration:\n  SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode) must be set together');
+    }
+    slack = { botToken: e.SLACK_BOT_TOKEN, signingSecret: e.SLACK_SIGNING_SECRET ?? '', appToken: e.SLACK_APP_TOKEN, triageChannel: e.SLACK_TRIAGE_CHANNEL, apiUrl: e.SLACK_API_URL.endsWith('/') ? e.SLACK_API_URL : `${e.SLACK_API_URL}/` };
+  }
   return {
+    slack,
     port: e.PORT,
     database: e.DATABASE_URL ? { kind: 'postgres', url: e.DATABASE_URL } : { kind: 'pglite', dataDir: path.join(e.DATA_DIR, 'pglite') },
     catalogueDir: e.CATALOGUE_DIR,

@@ -4,11 +4,16 @@ import type { Logger } from '../log.js';
 import type { Database } from '../db/database.js';
 import type { JobQueue } from '../jobs/job-queue.port.js';
 
-export interface HttpDeps { db: Database; queue: JobQueue; log: Logger; routers: express.Router[] }
+export interface HttpDeps {
+  db: Database; queue: JobQueue; log: Logger; routers: express.Router[];
+  /** Mounted before the JSON body parser (channel adapters that verify the raw body). */
+  rawRouters?: express.Router[];
+}
 
 export function buildHttpApp(d: HttpDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  for (const r of d.rawRouters ?? []) app.use(r);
   app.use(express.json({ limit: '256kb' }));
 
   app.get('/healthz', async (_req, res) => {

@@ -1,0 +1,298 @@
+/**
+ * The Slack channel adapter (Bolt 5). It only translates: Slack events, clicks, slash commands and
+ * modal submissions become the core's InboundEvents or service calls; the core's outbox messages
+ * are delivered by SlackDispatcher as Block Kit. Mounted at /slack/events on our express app
+ * (HTTP mode), or connected through Socket Mode when SLACK_APP_TOKEN is set.
+ *
+ * Rules it keeps: requests are signature-checked by Bolt, and we also refuse timestamps more than
+ * 5 minutes in the future; every handler acks first and works afterwards; event redeliveries are
+ * dropped by (event_id) and (channel, ts) keys stored in Postgres; every decision is authorised by
+ * the services, never by who could see a button.
+ */
+import bolt from '@slack/bolt';
+import type { WebClient } from '@slack/web-api';
+import express from 'express';
+import type { Catalogue } from '../../catalogue/loader.js';
+import type { CatalogueItem } from '../../catalogue/schema.js';
+import type { ConversationService } from '../../conversation/conversation.service.js';
+import { visibleFields } from '../../conversation/dialog-engine.js';
+import { postMessage } from '../../conversation/outbox.repository.js';
+import type { SlackConfig } from '../../config.js';
+import type { Database } from '../../db/database.js';
+import { requesterAttributes, searchPeople, type Person } from '../../directory/directory.repository.js';
+import { isAppError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { getApproval, pendingApprovalsFor } from '../../requests/approval.repository.js';
+import { checkEligibility } from '../../requests/eligibility.js';
+import { getRequest } from '../../requests/request.repository.js';
+import type { RequestService } from '../../requests/request.service.js';
+import { validateAnswers } from '../../requests/validate-answers.js';
+import { catalogueModal, denyModal, formValues, homeView, itemFormModal, neutralAction } from './block-kit.js';
+import { SlackDispatcher } from './slack-dispatcher.js';
+import { firstDelivery, pruneDedupe, SlackIdentities } from './slack-identity.js';
+
+const { App, ExpressReceiver, LogLevel } = bolt;
+
+export interface SlackAdapterDeps {
+  config: SlackConfig;
+  db: Database;
+  catalogue: () => Catalogue;
+  conversation: ConversationService;
+  requests: RequestService;
+  log: Logger;
+  now: () => Date;
+}
+
+export interface SlackAdapter {
+  /** Mount before any body parser: Bolt verifies the raw body. Empty in Socket Mode. */
+  router: express.Router;
+  client: WebClient;
+  dispatcher: SlackDispatcher;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const MAX_SKEW_S = 300;
+
+/** Bolt accepts future timestamps; replayed or forged requests dated ahead are refused here. */
+function rejectSkewedTimestamps(req: express.Request, res: express.Response, next: express.NextFunction): void {
+  const ts = Number(req.get('x-slack-request-timestamp'));
+  if (!Number.isFinite(ts) || Math.abs(Date.now() / 1000 - ts) > MAX_SKEW_S) {
+    res.status(401).send('invalid request timestamp');
+    return;
+  }
+  next();
+}
+
+function boltLogger(log: Logger) {
+  let level = LogLevel.WARN;
+  return {
+    debug: (...m: unknown[]) => log.debug({ slack: m }, 'bolt'),
+    info: (...m: unknown[]) => log.debug({ slack: m }, 'bolt'),
+    warn: (...m: unknown[]) => log.warn({ slack: m.map(String) }, 'bolt'),
+    error: (...m: unknown[]) => log.error({ slack: m.map(String) }, 'bolt'),
+    setLevel: (l: typeof level) => { level = l; },
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
+
+type ModalState = Parameters<typeof formValues>[0];
+
+export function createSlackAdapter(d: SlackAdapterDeps): SlackAdapter {
+  const router = express.Router();
+  const socketMode = Boolean(d.config.appToken);
+  const logger = boltLogger(d.log);
+  const clientOptions = {
+    slackApiUrl: d.config.apiUrl,
+    // Honour 429 Retry-After a few times, then fail the call (the dispatcher retries later):
+    // the client's default would keep retrying for ~30 minutes and stall a job.
+    retryConfig: { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 30_000, maxRetryTime: 60_000 },
+    rejectRateLimitedCalls: false,
+  };
+  let receiver: InstanceType<typeof ExpressReceiver> | undefined;
+  if (!socketMode) {
+    router.use('/slack/events', rejectSkewedTimestamps);
+    receiver = new ExpressReceiver({ signingSecret: d.config.signingSecret, router, endpoints: '/slack/events', processBeforeResponse: false, logger });
+  }
+  const app = new App({
+    token: d.config.botToken, logger, clientOptions,
+    ...(socketMode ? { socketMode: true, appToken: d.config.appToken } : { receiver }),
+  });
+  const client = app.client;
+  const ids = new SlackIdentities(d.db, client);
+  const dispatcher = new SlackDispatcher(d.db, client, ids, d.config.triageChannel, d.log);
+  const findPeople = (t: string) => searchPeople(d.db, t);
+
+  /** Resolves the Slack user; tells them plainly when they are not in the directory. */
+  async function who(userId: string, replyChannel?: string): Promise<Person | undefined> {
+    const p = await ids.personOf(userId);
+    if (!p && replyChannel) {
+      await client.chat.postMessage({ channel: replyChannel, text: 'I could not find your Slack e-mail address in the company directory, so I cannot take requests from you. Please contact the service desk.' });
+    }
+    return p;
+  }
+
+  const dm = async (p: Person, userId: string) => `slack:${await ids.dmChannel(userId)}`;
+  const safely = (what: string, fn: () => Promise<void>) => fn().catch((e: Error) => d.log.error({ err: e.message, what }, 'slack handler failed'));
+
+  // --- messages: DMs, and @mentions in channels (the dialog continues in a DM thread) ---
+  app.event('message', async ({ event, body }) => safely('message', async () => {
+    const e = event as unknown as { subtype?: string; bot_id?: string; channel_type?: string; channel: string; user?: string; text?: string; ts: string; thread_ts?: string };
+    if (e.subtype || e.bot_id || e.channel_type !== 'im' || !e.user) return;
+    if (!(await firstDelivery(d.db, 'slack', `event:${(body as { event_id: string }).event_id}`))) return;
+    if (!(await firstDelivery(d.db, 'slack', `msg:${e.channel}:${e.ts}`))) return;
+    const person = await who(e.user, e.channel);
+    if (!person) return;
+    await d.conversation.handle({ channel: 'slack', personEmail: person.email, conversationId: `slack:${e.channel}${e.thread_ts ? `:${e.thread_ts}` : ''}`, text: e.text ?? '' });
+    await dispatcher.kick();
+  }));
+
+  app.event('app_mention', async ({ event, body }) => safely('app_mention', async () => {
+    const e = event as unknown as { channel: string; user?: string; text?: string; ts: string };
+    if (!e.user) return;
+    if (!(await firstDelivery(d.db, 'slack', `event:${(body as { event_id: string }).event_id}`))) return;
+    if (!(await firstDelivery(d.db, 'slack', `msg:${e.channel}:${e.ts}`))) return;
+    const person = await who(e.user);
+    if (!person) {
+      await client.chat.postEphemeral({ channel: e.channel, user: e.user, text: 'I could not find your Slack e-mail address in the company directory, so I cannot take requests from you.' });
+      return;
+    }
+    const text = (e.text ?? '').replace(/<@[A-Z0-9]+>/g, '').trim();
+    const dmChannel = await ids.dmChannel(e.user);
+    // details stay out of the channel: a DM thread carries the dialog
+    const root = await client.chat.postMessage({ channel: dmChannel, text: `You asked in <#${e.channel}>: "${text.slice(0, 500)}"` });
+    await client.chat.postMessage({ channel: e.channel, thread_ts: e.ts, text: "I've sent you a direct message to continue." });
+    await d.conversation.handle({ channel: 'slack', personEmail: person.email, conversationId: `slack:${dmChannel}:${root.ts}`, text });
+    await dispatcher.kick();
+  }));
+
+  // --- buttons and selects: in messages, in the App Home, in modals ---
+  app.action(/.*/, async ({ ack, body, action }) => {
+    await ack();
+    await safely('action', async () => {
+      const b = body as unknown as {
+        user: { id: string }; trigger_id: string; channel?: { id: string };
+        message?: { ts: string; thread_ts?: string }; view?: { id: string; hash: string; type: string; callback_id?: string; private_metadata?: string; state: { values: ModalState } };
+      };
+      const a = action as unknown as Parameters<typeof neutralAction>[0];
+      const person = await who(b.user.id, b.channel?.id);
+      if (!person) return;
+
+      if (b.view && b.view.type === 'modal') return onModalAction(person, b.view, a.action_id, a);
+
+      const act = neutralAction(a);
+      const deny = /^approval:([0-9a-f-]{36}):deny$/.exec(act.id);
+      if (deny) {
+        // authorise before showing the form: not an approver / already decided is answered at once
+        const check = await d.requests.decide(deny[1]!, person.email, 'deny', null);
+        if (check.outcome === 'reason-required') {
+          const approval = await getApproval(d.db, deny[1]!);
+          const request = approval && (await getRequest(d.db, approval.requestId));
+          await client.views.open({ trigger_id: b.trigger_id, view: denyModal(deny[1]!, request?.ref ?? '') as never });
+          return;
+        }
+        const text = check.outcome === 'already-decided' ? `Already decided: ${check.approval.status} by ${check.approval.decidedBy ?? 'someone else'}.` : 'message' in check ? check.message : 'Done.';
+        await postMessage(d.db, person.email, { kind: 'error', text }, { conversationId: await dm(person, b.user.id) });
+        await dispatcher.kick();
+        return;
+      }
+      let conversationId: string;
+      if (b.channel && b.channel.id === d.config.triageChannel && b.message) conversationId = `slack:${b.channel.id}:${b.message.thread_ts ?? b.message.ts}`;
+      else if (b.channel?.id.startsWith('D')) conversationId = `slack:${b.channel.id}${b.message?.thread_ts ? `:${b.message.thread_ts}` : ''}`;
+      else conversationId = await dm(person, b.user.id);
+      await d.conversation.handle({ channel: 'slack', personEmail: person.email, conversationId, action: act });
+      await dispatcher.kick();
+      if (b.view?.type === 'home') await publishHome(b.user.id, person);
+    });
+  });
+
+  async function onModalAction(person: Person, view: NonNullable<{ id: string; hash: string; private_metadata?: string; state: { values: ModalState } }>, actionId: string, a: { selected_option?: { value: string } }): Promise<void> {
+    let item: CatalogueItem | undefined;
+    if (actionId === 'catalogue:pick') item = d.catalogue().get(a.selected_option?.value ?? '');
+    else item = d.catalogue().get((JSON.parse(view.private_metadata || '{}') as { itemId?: string }).itemId ?? '');
+    if (!item) return;
+    const values = actionId === 'catalogue:pick' ? {} : formValues(view.state.values);
+    const visible = visibleFields(item, normaliseForConditions(values), requesterAttributes(person));
+    await client.views.update({ view_id: view.id, hash: view.hash, view: itemFormModal(item, visible, values) as never });
+  }
+
+  // --- modal submissions ---
+  app.view('request-form', async ({ ack, body, view }) => {
+    const person = await ids.personOf(body.user.id);
+    const meta = JSON.parse(view.private_metadata || '{}') as { itemId?: string };
+    const item = d.catalogue().get(meta.itemId ?? '');
+    if (!person || !item) { await ack({ response_action: 'errors', errors: { [Object.keys(view.state.values)[0] ?? 'item']: 'This request can no longer be submitted.' } } as never); return; }
+    const values = formValues(view.state.values as ModalState);
+    const checked = await validateAnswers(item, requesterAttributes(person), values, { today: d.now(), findPeople });
+    if (!checked.ok) {
+      const visible = new Set(Object.keys(view.state.values));
+      const errors = Object.fromEntries(checked.errors.map((e) => [visible.has(e.field) ? e.field : [...visible][0] ?? e.field, e.message.slice(0, 150)]));
+      await ack({ response_action: 'errors', errors } as never);
+      return;
+    }
+    await ack();
+    await safely('request-form', async () => {
+      const conv = await dm(person, body.user.id);
+      try {
+        await d.requests.submit({ item, requesterEmail: person.email, answers: values, channel: 'slack', conversationId: conv, submissionKey: `slack-view:${view.id}` });
+      } catch (e) {
+        if (!isAppError(e)) throw e;
+        await postMessage(d.db, person.email, { kind: 'error', text: e.message }, { conversationId: conv });
+      }
+      await dispatcher.kick();
+    });
+  });
+
+  app.view('deny-reason', async ({ ack, body, view }) => {
+    const reason = (view.state.values as ModalState).reason?.reason?.value?.trim();
+    if (!reason || reason.length < 3) { await ack({ response_action: 'errors', errors: { reason: 'Please give a reason (at least 3 characters).' } } as never); return; }
+    await ack();
+    await safely('deny-reason', async () => {
+      const person = await ids.personOf(body.user.id);
+      if (!person) return;
+      await d.conversation.handle({ channel: 'slack', personEmail: person.email, conversationId: await dm(person, body.user.id), action: { id: `approval:${view.private_metadata}:deny`, value: reason } });
+      await dispatcher.kick();
+    });
+  });
+
+  // --- slash commands ---
+  app.command('/request', async ({ ack, command }) => {
+    await ack();
+    await safely('/request', async () => {
+      const person = await who(command.user_id);
+      if (!person) { await client.chat.postEphemeral({ channel: command.channel_id, user: command.user_id, text: 'I could not find your Slack e-mail address in the company directory.' }); return; }
+      const items = d.catalogue().list().filter((i) => checkEligibility(i, person).ok);
+      await client.views.open({ trigger_id: command.trigger_id, view: catalogueModal(items) as never });
+    });
+  });
+
+  app.command('/requests', async ({ ack, command }) => {
+    await ack();
+    await safely('/requests', async () => {
+      const person = await who(command.user_id);
+      if (!person) { await client.chat.postEphemeral({ channel: command.channel_id, user: command.user_id, text: 'I could not find your Slack e-mail address in the company directory.' }); return; }
+      await d.conversation.handle({ channel: 'slack', personEmail: person.email, conversationId: await dm(person, command.user_id), text: 'status' });
+      await dispatcher.kick();
+    });
+  });
+
+  // --- App Home ---
+  async function publishHome(userId: string, person: Person): Promise<void> {
+    const approvals = await pendingApprovalsFor(d.db, person.email);
+    const rows = [];
+    for (const a of approvals) {
+      const r = await getRequest(d.db, a.requestId);
+      if (r) rows.push({ id: a.id, label: a.label, ref: r.ref, title: r.item.title, requester: r.requesterEmail });
+    }
+    await client.views.publish({ user_id: userId, view: homeView({ name: person.name, requests: await d.requests.statusOf(person.email), approvals: rows }) as never });
+  }
+
+  app.event('app_home_opened', async ({ event }) => safely('app_home_opened', async () => {
+    const e = event as unknown as { user: string; tab?: string };
+    if (e.tab && e.tab !== 'home') return;
+    const person = await who(e.user);
+    if (person) await publishHome(e.user, person);
+  }));
+
+  let pruneTimer: NodeJS.Timeout | undefined;
+  return {
+    router, client, dispatcher,
+    async start() {
+      if (socketMode) await app.start();
+      dispatcher.start();
+      pruneTimer = setInterval(() => { void pruneDedupe(d.db).catch(() => undefined); }, 60 * 60_000);
+      pruneTimer.unref();
+    },
+    async stop() {
+      if (pruneTimer) clearInterval(pruneTimer);
+      await dispatcher.stop();
+      if (socketMode) await app.stop();
+    },
+  };
+}
+
+/** Modal values as conditions see them (booleans stay booleans, numbers as numbers). */
+function normaliseForConditions(v: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, typeof x === 'string' && /^-?\d+(\.\d+)?$/.test(x) ? Number(x) : x]));
+}
