@@ -17,7 +17,8 @@ import type { Logger } from '../../log.js';
 import { renderMessage } from './block-kit.js';
 import type { SlackIdentities } from './slack-identity.js';
 
-interface Pending { id: string; person_email: string; conversation_id: string | null; body: OutMessage; updated_at: Date }
+/** `version` is messages.updated_at as text: full microsecond precision, unlike a JS Date. */
+interface Pending { id: string; person_email: string; conversation_id: string | null; body: OutMessage; version: string }
 
 export interface SlackTarget { channel: string; threadTs?: string }
 
@@ -69,20 +70,20 @@ export class SlackDispatcher {
   async tick(): Promise<number> {
     let calls = 0;
     const pending = await this.db.query<Pending>(
-      `SELECT m.id, m.person_email, m.conversation_id, m.body, m.updated_at FROM messages m
+      `SELECT m.id, m.person_email, m.conversation_id, m.body, m.updated_at::text AS version FROM messages m
        WHERE (m.conversation_id LIKE 'slack:%' OR (m.conversation_id IS NULL AND m.created_at > now() - interval '1 day'))
          AND NOT EXISTS (SELECT 1 FROM channel_deliveries d WHERE d.channel = 'slack' AND d.message_id = m.id)
          AND NOT EXISTS (SELECT 1 FROM channel_identities ci WHERE ci.channel = 'slack:none' AND ci.person_email = m.person_email)
        ORDER BY m.id LIMIT 50`);
     for (const m of pending.rows) calls += await this.deliver(m);
 
-    const changed = await this.db.query<{ dedupe_key: string; target: string; external_id: string; body: OutMessage; updated_at: Date }>(
-      `SELECT d.dedupe_key, d.target, d.external_id, m.body, m.updated_at FROM channel_deliveries d JOIN messages m ON m.id = d.message_id
+    const changed = await this.db.query<{ dedupe_key: string; target: string; external_id: string; body: OutMessage; version: string }>(
+      `SELECT d.dedupe_key, d.target, d.external_id, m.body, m.updated_at::text AS version FROM channel_deliveries d JOIN messages m ON m.id = d.message_id
        WHERE d.channel = 'slack' AND d.status = 'sent' AND d.external_id IS NOT NULL AND m.updated_at > d.delivered_body LIMIT 50`);
     for (const c of changed.rows) {
       const { text, blocks } = renderMessage(c.body);
       await this.client.chat.update({ channel: c.target, ts: c.external_id, text, blocks: blocks as never });
-      await this.db.query(`UPDATE channel_deliveries SET delivered_body = $2, updated_at = now() WHERE channel = 'slack' AND dedupe_key = $1`, [c.dedupe_key, c.updated_at]);
+      await this.db.query(`UPDATE channel_deliveries SET delivered_body = $2::timestamptz, updated_at = now() WHERE channel = 'slack' AND dedupe_key = $1`, [c.dedupe_key, c.version]);
       calls++;
     }
     return calls;
@@ -123,8 +124,8 @@ export class SlackDispatcher {
     try {
       const res = await this.client.chat.postMessage({ channel: target.channel, text, blocks: blocks as never, ...(target.threadTs ? { thread_ts: target.threadTs } : {}) });
       await this.db.query(
-        `UPDATE channel_deliveries SET status = 'sent', target = $2, external_id = $3, delivered_body = $4, error = NULL, updated_at = now() WHERE channel = 'slack' AND dedupe_key = $1`,
-        [key, res.channel ?? target.channel, res.ts ?? null, m.updated_at]);
+        `UPDATE channel_deliveries SET status = 'sent', target = $2, external_id = $3, delivered_body = $4::timestamptz, error = NULL, updated_at = now() WHERE channel = 'slack' AND dedupe_key = $1`,
+        [key, res.channel ?? target.channel, res.ts ?? null, m.version]);
     } catch (e) {
       await this.db.query(`UPDATE channel_deliveries SET status = 'failed', error = $2, updated_at = now() WHERE channel = 'slack' AND dedupe_key = $1`, [key, (e as Error).message]);
       this.log.warn({ err: (e as Error).message, message: m.id }, 'slack delivery failed');
