@@ -5,7 +5,7 @@
 import nock from 'nock';
 import { eventually, startTestApp, type TestApp } from '../support/test-app.js';
 import {
-  actionIds, blockAction, blockText, dmEvent, fakeSlackApi, sendCommand, sendEvent, sendInteraction, sign, slackEnv, TRIAGE_CHANNEL, type SlackCall,
+  actionIds, blockAction, blockText, dmEvent, fakeSlackApi, rateLimits, sendCommand, sendEvent, sendInteraction, sign, slackEnv, TRIAGE_CHANNEL, type SlackCall,
 } from '../support/slack-fake.js';
 
 let t: TestApp;
@@ -223,5 +223,36 @@ describe('deny with a reason', () => {
     await eventually(async () => posts('DERIN').some((c) => blockText(c).includes(`${request.ref} (Shared drive access) was denied by Mark Manager: HR share is restricted to HR staff`)), 15000, 'requester told');
     const upd = await eventually(async () => calls.find((c) => c.method === 'chat.update' && c.args.channel === 'DMARK' && blockText(c).includes(request.ref)), 15000, 'card updated');
     expect(blockText(upd)).toMatch(/Denied by Mark Manager/);
+  });
+});
+
+describe('@mentions and rate limits', () => {
+  it('continues a channel @mention in a DM thread, keeping details out of the channel', async () => {
+    await sendEvent(t.base, dmEvent('UOLGA', 'cancel'));
+    const before = posts('DOLGA').length;
+    await sendEvent(t.base, { type: 'app_mention', channel: 'CGENERAL', user: 'UOLGA', text: '<@UBOT> I need vpn access', ts: '1700001111.000300', event_ts: '1700001111.000300' });
+    const inChannel = await nthPost('CGENERAL', 1);
+    expect(inChannel.args.thread_ts).toBe('1700001111.000300');
+    expect(String(inChannel.args.text)).toMatch(/direct message/);
+    const root = await nthPost('DOLGA', before + 1);
+    expect(String(root.args.text)).toMatch(/You asked in <#CGENERAL>/);
+    const prompt = await nthPost('DOLGA', before + 2);
+    expect(prompt.args.thread_ts).toMatch(/^\d+\.\d+$/);
+    expect(blockText(prompt)).toMatch(/VPN/);
+    expect(posts('CGENERAL')).toHaveLength(1);
+  });
+
+  it('waits out a 429 with Retry-After and delivers once', async () => {
+    await sendEvent(t.base, dmEvent('UMARK', 'cancel'));
+    await eventually(async () => posts('DMARK').some((c) => /nothing in progress/.test(blockText(c))), 15000, 'first reply');
+    const n = posts('DMARK').length;
+    rateLimits['chat.postMessage'] = 1;
+    await sendEvent(t.base, dmEvent('UMARK', 'status'));
+    await eventually(async () => posts('DMARK').length >= n + 2, 15000, 'retry after 429');
+    await new Promise((r) => setTimeout(r, 1200));
+    const after = posts('DMARK').slice(n);
+    expect(after).toHaveLength(2); // the 429 and the retry: one message reached Slack
+    expect(blockText(after[0])).toBe(blockText(after[1]));
+    expect((await q(`SELECT count(*)::int AS n FROM channel_deliveries WHERE channel = 'slack' AND target = 'DMARK' AND status = 'sent'`))[0]!.n).toBeGreaterThanOrEqual(1);
   });
 });

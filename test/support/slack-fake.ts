@@ -24,6 +24,9 @@ export const slackEnv = (): Record<string, string> => ({
   SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: SLACK_SECRET, SLACK_API_URL: SLACK_API, SLACK_TRIAGE_CHANNEL: TRIAGE_CHANNEL,
 });
 
+/** Calls of a method to answer with 429 (Retry-After: 1) before answering normally. */
+export const rateLimits: Record<string, number> = {};
+
 /** Fakes the Slack Web API; returns the list every call is appended to. */
 export function fakeSlackApi(): SlackCall[] {
   const calls: SlackCall[] = [];
@@ -41,6 +44,10 @@ export function fakeSlackApi(): SlackCall[] {
     const method = uri.replace('/api/', '');
     const args = decode(body);
     calls.push({ method, args });
+    if (rateLimits[method]) {
+      rateLimits[method] -= 1;
+      return [429, { ok: false, error: 'ratelimited' }, { 'retry-after': '1' }];
+    }
     const user = Object.entries(USERS).find(([id]) => id === args.user)?.[1];
     switch (method) {
       case 'auth.test': return [200, { ok: true, user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1' }];
