@@ -18,6 +18,7 @@ import { apiRouter } from './http/api.routes.js';
 import { buildHttpApp } from './http/server.js';
 import { webChatRouter } from './channels/web/web-chat.routes.js';
 import { createSlackAdapter, type SlackAdapter } from './channels/slack/slack.adapter.js';
+import { createTeamsAdapter, type TeamsAdapter } from './channels/teams/teams.adapter.js';
 import { createAgendaQueue } from './jobs/agenda-queue.js';
 import type { JobQueue } from './jobs/job-queue.port.js';
 import { createLogger, type Logger } from './log.js';
@@ -55,6 +56,8 @@ export interface App {
   http: express.Express;
   /** The Slack adapter, when SLACK_* is configured. */
   slack: SlackAdapter | undefined;
+  /** The Teams adapter (on with MICROSOFT_APP_ID, or in development for the Emulator). */
+  teams: TeamsAdapter | undefined;
   /** Re-enqueues fulfilment of requests whose job was lost; returns how many. */
   sweep(): Promise<number>;
   start(): Promise<void>;
@@ -95,24 +98,29 @@ export async function createApp(o: AppOptions): Promise<App> {
 
   const slack = config.slack ? createSlackAdapter({ config: config.slack, db, catalogue: () => catalogue, conversation, requests, log, now }) : undefined;
 
+  const teams = config.teams ? createTeamsAdapter({ config: config.teams, db, catalogue: () => catalogue, conversation, requests, log, now }) : undefined;
+
   const http = buildHttpApp({
     db, queue, log,
     rawRouters: slack ? [slack.router] : [],
     routers: [
+      ...(teams ? [teams.router] : []),
       ...(config.webChatDemo ? [webChatRouter({ db, conversation, requests, triage, catalogue: () => catalogue })] : []),
       express.Router().use('/api', apiRouter({ db, catalogue: () => catalogue, requests, conversation, apiKeys: config.apiKeys })),
     ],
   });
 
   return {
-    config, db, log, catalogue, queue, requests, triage, conversation, runner, http, sweep, slack,
+    config, db, log, catalogue, queue, requests, triage, conversation, runner, http, sweep, slack, teams,
     async start() {
       await queue.start();
       await queue.every('1 minute', SWEEP_JOB);
       await slack?.start();
+      await teams?.start();
     },
     async stop() {
       await slack?.stop();
+      await teams?.stop();
       await queue.stop();
       if (!o.db) await db.close();
     },

@@ -31,6 +31,15 @@ const envSchema = z.object({
   SLACK_APP_TOKEN: z.string().regex(/^xapp-/, 'an app-level token starting with xapp-').optional(),
   SLACK_TRIAGE_CHANNEL: z.string().regex(/^[CG][A-Z0-9]+$/, 'a channel id like C0123ABCD').optional(),
   SLACK_API_URL: z.string().url().default('https://slack.com/api/'),
+  TEAMS_ENABLED: bool.optional(),
+  MICROSOFT_APP_ID: z.string().min(1).optional(),
+  MICROSOFT_APP_PASSWORD: z.string().min(1).optional(),
+  MICROSOFT_APP_TENANT_ID: z.string().min(1).optional(),
+  MICROSOFT_APP_TYPE: z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']).default('MultiTenant'),
+  MICROSOFT_APP_CERT_THUMBPRINT: z.string().min(1).optional(),
+  MICROSOFT_APP_CERT_KEY: z.string().min(1).optional(),
+  TEAMS_TRIAGE_CHANNEL: z.string().min(3).optional(),
+  TEAMS_SERVICE_URL: z.string().url().default('https://smba.trafficmanager.net/teams/'),
 });
 
 export interface Config {
@@ -49,6 +58,22 @@ export interface Config {
   production: boolean;
   /** Slack adapter settings; undefined when Slack is not configured (the adapter is off). */
   slack: SlackConfig | undefined;
+  /** Teams adapter settings; undefined when off. */
+  teams: TeamsConfig | undefined;
+}
+
+export interface TeamsConfig {
+  /** Empty in development mode: unauthenticated activities are accepted (Bot Framework Emulator). */
+  appId: string;
+  appPassword: string | undefined;
+  tenantId: string | undefined;
+  appType: 'MultiTenant' | 'SingleTenant' | 'UserAssignedMSI';
+  certThumbprint: string | undefined;
+  certKey: string | undefined;
+  /** Conversation id of the Teams channel for triage cards (19:…@thread.tacv2). */
+  triageChannel: string | undefined;
+  /** Service URL for proactive messages to a channel the bot has not heard from yet. */
+  serviceUrl: string;
 }
 
 export interface SlackConfig {
@@ -83,7 +108,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     slack = { botToken: e.SLACK_BOT_TOKEN, signingSecret: e.SLACK_SIGNING_SECRET ?? '', appToken: e.SLACK_APP_TOKEN, triageChannel: e.SLACK_TRIAGE_CHANNEL, apiUrl: e.SLACK_API_URL.endsWith('/') ? e.SLACK_API_URL : `${e.SLACK_API_URL}/` };
   }
+  let teams: TeamsConfig | undefined;
+  const teamsOn = e.TEAMS_ENABLED ?? (Boolean(e.MICROSOFT_APP_ID) || !production);
+  if (teamsOn) {
+    if (production && !e.MICROSOFT_APP_ID) {
+      throw new ConfigError('invalid configuration:\n  MICROSOFT_APP_ID: required when the Teams adapter is on and NODE_ENV=production (without it Bot Framework authentication is silently disabled); set it, or TEAMS_ENABLED=false');
+    }
+    if (e.MICROSOFT_APP_ID && e.MICROSOFT_APP_TYPE !== 'UserAssignedMSI' && !e.MICROSOFT_APP_PASSWORD && !e.MICROSOFT_APP_CERT_THUMBPRINT) {
+      throw new ConfigError('invalid configuration:\n  MICROSOFT_APP_PASSWORD: required with MICROSOFT_APP_ID (or MICROSOFT_APP_CERT_THUMBPRINT + MICROSOFT_APP_CERT_KEY, or MICROSOFT_APP_TYPE=UserAssignedMSI)');
+    }
+    if (e.MICROSOFT_APP_TYPE === 'SingleTenant' && !e.MICROSOFT_APP_TENANT_ID) {
+      throw new ConfigError('invalid configuration:\n  MICROSOFT_APP_TENANT_ID: required when MICROSOFT_APP_TYPE=SingleTenant');
+    }
+    teams = {
+      appId: e.MICROSOFT_APP_ID ?? '', appPassword: e.MICROSOFT_APP_PASSWORD, tenantId: e.MICROSOFT_APP_TENANT_ID, appType: e.MICROSOFT_APP_TYPE,
+      certThumbprint: e.MICROSOFT_APP_CERT_THUMBPRINT, certKey: e.MICROSOFT_APP_CERT_KEY, triageChannel: e.TEAMS_TRIAGE_CHANNEL, serviceUrl: e.TEAMS_SERVICE_URL,
+    };
+  }
   return {
+    teams,
     slack,
     port: e.PORT,
     database: e.DATABASE_URL ? { kind: 'postgres', url: e.DATABASE_URL } : { kind: 'pglite', dataDir: path.join(e.DATA_DIR, 'pglite') },

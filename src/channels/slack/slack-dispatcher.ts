@@ -72,7 +72,9 @@ export class SlackDispatcher {
     const pending = await this.db.query<Pending>(
       `SELECT m.id, m.person_email, m.conversation_id, m.body, m.updated_at::text AS version FROM messages m
        WHERE (m.conversation_id LIKE 'slack:%' OR (m.conversation_id IS NULL AND m.created_at > now() - interval '1 day'))
-         AND NOT EXISTS (SELECT 1 FROM channel_deliveries d WHERE d.channel = 'slack' AND d.message_id = m.id)
+         AND NOT EXISTS (SELECT 1 FROM channel_deliveries d WHERE d.channel = 'slack' AND d.message_id = m.id
+                         AND NOT ((d.status = 'failed' AND d.attempts < 5 AND d.updated_at < now() - interval '30 seconds')
+                                  OR (d.status = 'sending' AND d.updated_at < now() - interval '2 minutes')))
          AND NOT EXISTS (SELECT 1 FROM channel_identities ci WHERE ci.channel = 'slack:none' AND ci.person_email = m.person_email)
        ORDER BY m.id LIMIT 50`);
     for (const m of pending.rows) calls += await this.deliver(m);

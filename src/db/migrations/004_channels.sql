@@ -14,7 +14,7 @@ CREATE TABLE channel_deliveries (
   channel         text NOT NULL,
   dedupe_key      text NOT NULL,
   message_id      bigint NOT NULL REFERENCES messages(id),
-  status          text NOT NULL CHECK (status IN ('sending', 'sent', 'failed')),
+  status          text NOT NULL CHECK (status IN ('sending', 'sent', 'failed', 'unknown')),
   target          text,
   external_id     text,
   attempts        integer NOT NULL DEFAULT 1,
