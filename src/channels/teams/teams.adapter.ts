@@ -158,6 +158,8 @@ export function createTeamsAdapter(d: TeamsAdapterDeps): TeamsAdapter {
     const person = await who(ctx);
     await remember(ctx, person);
     if (!person) return cardResponse(noticeCard('I could not find your e-mail address in the company directory.', false));
+    // Form steps are idempotent (a submit carries a submission key), so a repeated invoke gets the same answer.
+    if (v.action?.verb === 'form') return cardResponse(await onForm(ctx, person, data));
     const fresh = await firstDelivery(d.db, 'teams', `activity:${a.id}`);
 
     if (v.action?.verb === 'refresh' || !fresh) {
@@ -165,11 +167,11 @@ export function createTeamsAdapter(d: TeamsAdapterDeps): TeamsAdapter {
       if (id) return cardResponse(await approvalCardFor(id, person));
       return cardResponse(noticeCard('Already handled.'));
     }
-    if (v.action?.verb === 'form') return cardResponse(await onForm(ctx, person, data));
-
     const act = neutralFromData(data);
     if (!act) return cardResponse(noticeCard('That button is not known.', false));
-    const conversationId = `teams:${a.conversation.id}`;
+    // replies to a click in a channel (e.g. the triage channel) go to the clicker's personal chat
+    const personal = a.conversation.conversationType === 'channel' ? await store.personalConversationOf(person.email) : undefined;
+    const conversationId = `teams:${personal ?? a.conversation.id}`;
     const approval = /^approval:([0-9a-f-]{36}):(approve|deny)$/.exec(act.id);
     if (approval) {
       if (approval[2] === 'deny' && !act.value) {
