@@ -3,6 +3,7 @@
  */
 import path from 'node:path';
 import { checkCatalogueDir, formatCatalogueErrors } from '../catalogue/loader.js';
+import { loadConfig } from '../config.js';
 
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 
@@ -11,6 +12,8 @@ const USAGE = `usage: errand <command>
   train                        train the intent model from intents/ into models/
   classify "text"              print the ranked catalogue items with confidences
   classify --jsonl             one message per line on stdin -> one JSON result per line
+  teams package --app-id <GUID> --host <host> [--out file.zip]
+                               the Teams app package (manifest + icons) to upload
 `;
 
 export async function runCli(argv: string[]): Promise<number> {
@@ -24,6 +27,18 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     process.stdout.write(`catalogue ok: ${items.length} items (${items.map((i) => i.id).join(', ')})\n`);
     return 0;
+  }
+  if (cmd === 'teams' && sub === 'package') {
+    const { packageTeamsApp } = await import('./teams-package.js');
+    const opt = (name: string) => { const i = rest.indexOf(`--${name}`); return i >= 0 ? rest[i + 1] : undefined; };
+    try {
+      const { file, bytes } = await packageTeamsApp({ root: ROOT, appId: opt('app-id') ?? loadConfig().teams?.appId, host: opt('host'), out: opt('out') });
+      process.stdout.write(`Teams app package written: ${file} (${bytes} bytes). Upload it in Teams → Apps → Manage your apps → Upload an app.\n`);
+      return 0;
+    } catch (e) {
+      process.stderr.write(`teams package: ${(e as Error).message}\n`);
+      return 1;
+    }
   }
   if (cmd === 'train' || cmd === 'classify') {
     const { runNluCommand } = await import('./nlu-commands.js');
