@@ -5,7 +5,7 @@
 import nock from 'nock';
 import { eventually, startTestApp, type TestApp } from '../support/test-app.js';
 import {
-  activity, APP_ID, cardActions, cardOf, cardText, channelToken, execute, fakeTeams, message, post, SERVICE_URL, strangerKey, teamsEnv, TENANT, TRIAGE_CONV, type ConnectorCall,
+  activity, APP_ID, cardActions, cardOf, cardText, channelToken, connectorFailures, execute, fakeTeams, message, post, SERVICE_URL, strangerKey, teamsEnv, TENANT, TRIAGE_CONV, type ConnectorCall,
 } from '../support/teams-fake.js';
 
 let t: TestApp;
@@ -151,4 +151,19 @@ describe('triage in the Teams channel', () => {
     expect(await q(`SELECT intent FROM training_labels WHERE text LIKE '%blorp%'`)).toEqual([{ intent: 'vpn-access' }]);
     expect(sends(TRIAGE_CONV)).toHaveLength(1);
   }, 60000);
+});
+
+describe('connector throttling', () => {
+  it('retries 429 and 502 with backoff and delivers the message once', async () => {
+    await post(t.base, message('29:olga', 'cancel'));
+    await eventually(async () => sends('a:olga-personal').some((c) => /nothing in progress/.test(cardText(cardOf(c)) + String(c.body.text))), 15000, 'first reply');
+    const n = sends('a:olga-personal').length;
+    connectorFailures.push(429, 502);
+    await post(t.base, message('29:olga', 'status'));
+    await eventually(async () => sends('a:olga-personal').length >= n + 3, 20000, 'retries');
+    const tries = sends('a:olga-personal').slice(n);
+    expect(tries).toHaveLength(3);
+    expect(new Set(tries.map((c) => JSON.stringify(c.body.attachments))).size).toBe(1);
+    await eventually(async () => (await q(`SELECT count(*)::int AS n FROM channel_deliveries WHERE channel = 'teams' AND target = 'a:olga-personal' AND status = 'sent'`))[0]!.n >= 2, 15000, 'delivered');
+  }, 40000);
 });

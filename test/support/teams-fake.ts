@@ -27,6 +27,9 @@ export const teamsEnv = (): Record<string, string> => ({
   MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_PASSWORD: 'test-app-password', MICROSOFT_APP_TYPE: 'MultiTenant', TEAMS_TRIAGE_CHANNEL: TRIAGE_CONV,
 });
 
+/** Statuses to answer the next connector sends with, before answering normally. */
+export const connectorFailures: number[] = [];
+
 export interface ConnectorCall { method: string; conversation: string; activityId?: string; body: Record<string, unknown> }
 
 /** Serves OpenID metadata and keys, the token endpoint and the connector; returns recorded connector calls. */
@@ -45,6 +48,8 @@ export function fakeTeams(): ConnectorCall[] {
     .post(/\/teams\/v3\/conversations\/[^/]+\/activities(\/[^/]+)?$/).reply(function (uri, body) {
       const replyTo = /\/activities\/([^/]+)$/.exec(uri)?.[1];
       calls.push({ method: 'send', conversation: conv(uri), ...(replyTo ? { activityId: decodeURIComponent(replyTo) } : {}), body: body as Record<string, unknown> });
+      const fail = connectorFailures.shift();
+      if (fail) return [fail, { error: { code: 'Throttled', message: 'slow down' } }, { 'retry-after': '1' }];
       n += 1;
       return [200, { id: `act-${n}` }];
     })
