@@ -167,3 +167,22 @@ describe('connector throttling', () => {
     await eventually(async () => (await q(`SELECT count(*)::int AS n FROM channel_deliveries WHERE channel = 'teams' AND target = 'a:olga-personal' AND status = 'sent'`))[0]!.n >= 2, 15000, 'delivered');
   }, 40000);
 });
+
+describe('@mention in a team channel', () => {
+  it('answers in the channel briefly and continues in personal chat', async () => {
+    const channelConv = '19:general@thread.tacv2;messageid=1700000000123';
+    await post(t.base, message('29:olga', 'cancel'));
+    await new Promise((r) => setTimeout(r, 300));
+    const n = sends('a:olga-personal').length;
+    const mention = activity('29:olga', {
+      type: 'message', text: '<at>errand</at> I need vpn access',
+      entities: [{ type: 'mention', text: '<at>errand</at>', mentioned: { id: `28:${APP_ID}`, name: 'errand' } }],
+      conversation: { id: channelConv, conversationType: 'channel', isGroup: true, tenantId: TENANT },
+    });
+    expect((await post(t.base, mention)).status).toBe(200);
+    const inChannel = await nthSend(channelConv, 1);
+    expect(String(inChannel.body.text)).toMatch(/personal message to continue/);
+    await eventually(async () => sends('a:olga-personal').slice(n).some((c) => /VPN/.test(cardText(cardOf(c)))), 15000, 'dialog in personal chat');
+    expect(sends(channelConv)).toHaveLength(1);
+  });
+});
