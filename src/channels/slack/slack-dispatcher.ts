@@ -14,6 +14,7 @@ import type { WebClient } from '@slack/web-api';
 import type { Database } from '../../db/database.js';
 import type { OutMessage } from '../../conversation/messages.js';
 import type { Logger } from '../../log.js';
+import { DeliveryLoop } from '../delivery-loop.js';
 import { renderMessage } from './block-kit.js';
 import type { SlackIdentities } from './slack-identity.js';
 
@@ -28,42 +29,16 @@ export function parseSlackConversation(id: string | null): SlackTarget | undefin
   return m ? { channel: m[1]!, ...(m[2] ? { threadTs: m[2] } : {}) } : undefined;
 }
 
-export class SlackDispatcher {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
+export class SlackDispatcher extends DeliveryLoop {
 
   constructor(
     private readonly db: Database,
     private readonly client: WebClient,
     private readonly ids: SlackIdentities,
     private readonly triageChannel: string | undefined,
-    private readonly log: Logger,
-  ) {}
-
-  start(everyMs = 1000): void {
-    this.timer = setInterval(() => { this.kick(); }, everyMs);
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
-  }
-
-  /** Runs a delivery pass now (or right after the current one). */
-  kick(): Promise<void> {
-    if (this.running) { this.again = true; return this.running; }
-    this.running = (async () => {
-      try {
-        do { this.again = false; await this.tick(); } while (this.again);
-      } catch (e) {
-        this.log.error({ err: (e as Error).message }, 'slack delivery pass failed');
-      } finally {
-        this.running = undefined;
-      }
-    })();
-    return this.running;
+    log: Logger,
+  ) {
+    super(log, 'slack');
   }
 
   /** One pass: post new messages, then update changed ones. Returns how many calls it made. */

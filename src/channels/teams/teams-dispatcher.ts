@@ -12,6 +12,7 @@ import { ExponentialBackoff, handleWhen, retry, timeout, TimeoutStrategy, TaskCa
 import type { Database } from '../../db/database.js';
 import type { OutMessage } from '../../conversation/messages.js';
 import type { Logger } from '../../log.js';
+import { DeliveryLoop } from '../delivery-loop.js';
 import { readOnly, renderCard } from './adaptive-cards.js';
 import { ConversationRateLimiter } from './rate-limiter.js';
 import type { TeamsStore } from './teams-store.js';
@@ -21,10 +22,7 @@ const statusOf = (e: unknown): number | undefined => (e as { statusCode?: number
 
 interface Pending { id: string; person_email: string; conversation_id: string | null; body: OutMessage; version: string }
 
-export class TeamsDispatcher {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
+export class TeamsDispatcher extends DeliveryLoop {
   private readonly limiter = new ConversationRateLimiter();
   private readonly policy = wrap(
     retry(handleWhen((e) => !(e instanceof TaskCancelledError) && RETRY_STATUS.has(statusOf(e) ?? 0)), { maxAttempts: 4, backoff: new ExponentialBackoff({ initialDelay: 300, maxDelay: 10_000 }) }),
@@ -37,31 +35,9 @@ export class TeamsDispatcher {
     private readonly appId: string,
     private readonly store: TeamsStore,
     private readonly triageChannel: string | undefined,
-    private readonly log: Logger,
-  ) {}
-
-  start(everyMs = 1000): void {
-    this.timer = setInterval(() => { void this.kick(); }, everyMs);
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
-  }
-
-  kick(): Promise<void> {
-    if (this.running) { this.again = true; return this.running; }
-    this.running = (async () => {
-      try {
-        do { this.again = false; await this.tick(); } while (this.again);
-      } catch (e) {
-        this.log.error({ err: (e as Error).message }, 'teams delivery pass failed');
-      } finally {
-        this.running = undefined;
-      }
-    })();
-    return this.running;
+    log: Logger,
+  ) {
+    super(log, 'teams');
   }
 
   /** Sends one activity (or updates one) in a conversation, within limits and with retries. */
