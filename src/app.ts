@@ -13,7 +13,13 @@ import { migrate } from './db/migrate.js';
 import { seedDirectory } from './directory/seed.js';
 import { builtinActions } from './fulfilment/action-registry.js';
 import type { Action } from './fulfilment/action.port.js';
-import { FulfilmentRunner } from './fulfilment/fulfilment-runner.js';
+import { FULFIL_RETRY_JOB, FulfilmentRunner } from './fulfilment/fulfilment-runner.js';
+import { BreakerRegistry, DEFAULT_BREAKER, type BreakerConfig } from './fulfilment/engine/breakers.js';
+import { ActionInvoker } from './fulfilment/engine/invoker.js';
+import { DEFAULT_RETRY } from './fulfilment/engine/step-policy.js';
+import type { Connector } from './fulfilment/connectors/connector.port.js';
+import { OverrideService } from './fulfilment/overrides.service.js';
+import { audit } from './audit/audit.repository.js';
 import { apiRouter } from './http/api.routes.js';
 import { buildHttpApp } from './http/server.js';
 import { webChatRouter } from './channels/web/web-chat.routes.js';
@@ -40,6 +46,10 @@ export interface AppOptions {
   /** Fulfilment attempts per step before failing over to a person. */
   maxAttempts?: number;
   retryDelayMs?: number;
+  /** Breaker settings for every backend (tests use small windows). */
+  breaker?: Partial<BreakerConfig>;
+  /** Connectors by id (otherwise none; see dialogs/_connectors.yaml in later work). */
+  connectors?: Connector[];
   workerName?: string;
 }
 
@@ -53,6 +63,8 @@ export interface App {
   triage: TriageService;
   conversation: ConversationService;
   runner: FulfilmentRunner;
+  overrides: OverrideService;
+  breakers: BreakerRegistry;
   http: express.Express;
   /** The Slack adapter, when SLACK_* is configured. */
   slack: SlackAdapter | undefined;
@@ -82,12 +94,22 @@ export async function createApp(o: AppOptions): Promise<App> {
   });
   const requests = new RequestService({ db, queue, now });
   const triage = new TriageService(db, () => catalogue);
-  const conversation = new ConversationService({ db, catalogue: () => catalogue, classifier: () => classifier, requests, triage, now, log });
+  const overrides = new OverrideService(db, (id) => requests.enqueueFulfilment(id));
+  const conversation = new ConversationService({ db, catalogue: () => catalogue, classifier: () => classifier, requests, triage, now, log, overrides });
   const maxAttempts = o.maxAttempts ?? 3;
-  const runner = new FulfilmentRunner({
-    db, actions: builtinActions(o.actions), log, workerId, leaseMs: Math.max(1000, config.jobs.lockLifetimeMs - 500), maxAttempts, stepTimeoutMs: 60_000,
+  const breakers = new BreakerRegistry(() => ({ ...DEFAULT_BREAKER, ...(o.breaker ?? {}) }), (backend, state) => {
+    log.warn({ backend, state }, 'circuit breaker state changed');
+    void audit(db, { actor: 'system', action: `breaker.${state}`, subject: backend }).catch(() => undefined);
   });
-  queue.define<{ requestId: string }>(FULFIL_JOB, (data, ctx) => runner.run(data.requestId, ctx), { retries: maxAttempts, retryDelayMs: o.retryDelayMs ?? 5000 });
+  const invoker = new ActionInvoker(builtinActions(o.actions), new Map((o.connectors ?? []).map((c) => [c.id, c])), breakers);
+  const runner = new FulfilmentRunner({
+    db, invoker, queue, log, workerId, leaseMs: Math.max(1000, config.jobs.lockLifetimeMs - 500), stepTimeoutMs: 60_000,
+    defaultRetry: { ...DEFAULT_RETRY, maxAttempts, ...(o.retryDelayMs !== undefined ? { backoffMs: o.retryDelayMs } : {}) },
+  });
+  const fulfil = (data: { requestId: string }, ctx: Parameters<typeof runner.run>[1]) => runner.run(data.requestId, ctx);
+  // Retries of steps are scheduled by the engine; Agenda's own retry covers unexpected errors (database down).
+  queue.define<{ requestId: string }>(FULFIL_JOB, fulfil, { retries: 5, retryDelayMs: o.retryDelayMs ?? 5000 });
+  queue.define<{ requestId: string }>(FULFIL_RETRY_JOB, fulfil, { retries: 5, retryDelayMs: o.retryDelayMs ?? 5000 });
   const sweep = async () => {
     const ids = await strandedRequests(db, 60);
     for (const id of ids) await requests.enqueueFulfilment(id);
@@ -106,12 +128,12 @@ export async function createApp(o: AppOptions): Promise<App> {
     routers: [
       ...(teams ? [teams.router] : []),
       ...(config.webChatDemo ? [webChatRouter({ db, conversation, requests, triage, catalogue: () => catalogue })] : []),
-      express.Router().use('/api', apiRouter({ db, catalogue: () => catalogue, requests, conversation, apiKeys: config.apiKeys })),
+      express.Router().use('/api', apiRouter({ db, catalogue: () => catalogue, requests, conversation, overrides, apiKeys: config.apiKeys })),
     ],
   });
 
   return {
-    config, db, log, catalogue, queue, requests, triage, conversation, runner, http, sweep, slack, teams,
+    config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, http, sweep, slack, teams,
     async start() {
       await queue.start();
       await queue.every('1 minute', SWEEP_JOB);

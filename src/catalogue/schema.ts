@@ -74,6 +74,12 @@ export const approvalStepSchema = z.object({
   when: z.string().min(1).optional(),
 }).strict();
 
+export const retrySchema = z.object({
+  maxAttempts: z.number().int().min(1).max(20).optional(),
+  backoffMs: z.number().int().min(0).optional(),
+  maxDelayMs: z.number().int().min(0).optional(),
+}).strict();
+
 export const workflowStepSchema = z.object({
   id: z.string().regex(ID_PATTERN, 'a step id like "create-account"'),
   action: z.string().min(1),
@@ -81,6 +87,14 @@ export const workflowStepSchema = z.object({
   inputs: z.record(z.string(), z.unknown()).default({}),
   when: z.string().min(1).optional(),
   label: z.string().min(1).optional(),
+  /** Steps this one waits for. Omitted = the previous step (sequential); `[]` = none (runs in parallel). */
+  needs: z.array(z.string().min(1)).optional(),
+  retry: retrySchema.optional(),
+  timeoutMs: z.number().int().min(100).max(3_600_000).optional(),
+  /** Compensation run when the request fails terminally after this step succeeded. */
+  undo: z.object({ action: z.string().min(1), inputs: z.record(z.string(), z.unknown()).default({}) }).strict().optional(),
+  /** `allowed`: when the backend is unavailable the step becomes a manual task for fulfillers. */
+  manual: z.enum(['allowed', 'never']).default('never'),
 }).strict();
 
 export const eligibilitySchema = z.object({
@@ -104,6 +118,8 @@ export const catalogueItemSchema = z.object({
   fields: z.array(fieldSchema).default([]),
   approvals: z.array(approvalStepSchema).default([]),
   workflow: z.array(workflowStepSchema).min(1, 'at least one workflow step'),
+  /** What fulfillers do when automation fails (shown on manual tasks). */
+  exceptionProcedure: z.string().min(1).optional(),
 }).strict();
 
 export type CatalogueItem = z.infer<typeof catalogueItemSchema>;

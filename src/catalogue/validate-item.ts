@@ -7,6 +7,7 @@ import { compileCondition, ConditionSyntaxError } from './condition.js';
 import type { CatalogueItem } from './schema.js';
 import { templatePaths } from './template.js';
 import { ACTION_INPUTS } from '../fulfilment/action-specs.js';
+import { ancestors, graphIssues } from '../fulfilment/engine/workflow-graph.js';
 
 export interface ItemIssue { path: string; message: string }
 
@@ -14,7 +15,10 @@ const REQUESTER_ATTRS = new Set(['email', 'name', 'department', 'role', 'roles',
 const REQUEST_ATTRS = new Set(['ref', 'id', 'itemId', 'title']);
 
 /** Returns every cross-reference problem of `item` (empty when it is consistent). */
-export function crossCheckItem(item: CatalogueItem): ItemIssue[] {
+/** Connector operations (`<connector id>.<operation>`) that exist besides the built-in actions. */
+export type KnownOperations = Set<string>;
+
+export function crossCheckItem(item: CatalogueItem, connectorOps: KnownOperations = new Set()): ItemIssue[] {
   const issues: ItemIssue[] = [];
   const fieldNames = item.fields.map((f) => f.name);
   const known = new Set(fieldNames);
@@ -61,26 +65,34 @@ export function crossCheckItem(item: CatalogueItem): ItemIssue[] {
   });
 
   const earlier = new Set<string>();
+  const graph = graphIssues(item.workflow);
+  issues.push(...graph);
+  const checkAction = (action: string, inputs: Record<string, unknown>, path: string) => {
+    const spec = ACTION_INPUTS[action];
+    if (!spec) {
+      if (!connectorOps.has(action)) issues.push({ path: `${path}.action`, message: `unknown action "${action}"; expected one of ${[...Object.keys(ACTION_INPUTS), ...connectorOps].join(', ')}` });
+      return;
+    }
+    for (const r of spec.required) if (!(r in inputs)) issues.push({ path: `${path}.inputs`, message: `action ${action} needs input "${r}"` });
+    for (const k of Object.keys(inputs)) {
+      if (!spec.required.includes(k) && !spec.optional.includes(k)) issues.push({ path: `${path}.inputs.${k}`, message: `action ${action} takes no input "${k}"; expected ${[...spec.required, ...spec.optional].join(', ')}` });
+    }
+  };
   item.workflow.forEach((s, i) => {
     const path = `workflow[${i}]`;
     if (earlier.has(s.id)) issues.push({ path: `${path}.id`, message: `duplicate workflow step id "${s.id}"` });
-    const spec = ACTION_INPUTS[s.action];
-    if (!spec) {
-      issues.push({ path: `${path}.action`, message: `unknown action "${s.action}"; expected one of ${Object.keys(ACTION_INPUTS).join(', ')}` });
-    } else {
-      for (const r of spec.required) if (!(r in s.inputs)) issues.push({ path: `${path}.inputs`, message: `action ${s.action} needs input "${r}"` });
-      for (const k of Object.keys(s.inputs)) {
-        if (!spec.required.includes(k) && !spec.optional.includes(k)) issues.push({ path: `${path}.inputs.${k}`, message: `action ${s.action} takes no input "${k}"; expected ${[...spec.required, ...spec.optional].join(', ')}` });
-      }
-    }
+    checkAction(s.action, s.inputs, path);
+    if (s.undo) checkAction(s.undo.action, s.undo.inputs, `${path}.undo`);
     if (s.when) checkCondition(s.when, `${path}.when`, known, 'unknown');
-    for (const p of templatePaths(s.inputs)) {
+    const readable = graph.length ? earlier : ancestors(item.workflow, s.id);
+    const undoReadable = new Set([...readable, s.id]);
+    for (const [p, allowed] of [...templatePaths(s.inputs).map((x) => [x, readable] as const), ...templatePaths(s.undo?.inputs ?? {}).map((x) => [x, undoReadable] as const)]) {
       const [scope, name] = p.split('.');
       const bad = (msg: string) => issues.push({ path: `${path}.inputs`, message: `template {{${p}}}: ${msg}` });
       if (scope === 'fields') { if (!name || !known.has(name)) bad(`unknown field "${name ?? ''}"`); }
       else if (scope === 'requester') { if (!name || !REQUESTER_ATTRS.has(name)) bad(`unknown requester attribute "${name ?? ''}"`); }
       else if (scope === 'request') { if (!name || !REQUEST_ATTRS.has(name)) bad(`unknown request attribute "${name ?? ''}"; expected ${[...REQUEST_ATTRS].join(', ')}`); }
-      else if (scope === 'steps') { if (!name || !earlier.has(name)) bad(`step "${name ?? ''}" is not an earlier workflow step`); }
+      else if (scope === 'steps') { if (!name || !allowed.has(name)) bad(`step "${name ?? ''}" is not a step this one waits for (add it to needs)`); }
       else bad('expected requester.*, fields.*, request.* or steps.*');
     }
     earlier.add(s.id);

@@ -16,6 +16,7 @@ import { RequestService } from '../requests/request.service.js';
 import { getRequestByRef } from '../requests/request.repository.js';
 import { checkEligibility } from '../requests/eligibility.js';
 import type { TriageService } from '../triage/triage.service.js';
+import type { OverrideService } from '../fulfilment/overrides.service.js';
 import { withConversation, latestConversationOf } from './conversation.repository.js';
 import { continueDialog, startDialog, type DialogData, type DialogResult, type DialogState } from './dialog-engine.js';
 import type { InboundEvent, OutMessage } from './messages.js';
@@ -34,6 +35,8 @@ export interface ConversationDeps {
   triage: TriageService;
   now: () => Date;
   log: Logger;
+  /** Fulfillers' manual-task buttons (`task:<requestId>:<stepId>:done|failed`). */
+  overrides?: OverrideService;
 }
 
 /**
@@ -64,6 +67,13 @@ export class ConversationService {
     try {
       if (act.startsWith('approval:')) return await this.onApprovalAction(person, ev);
       if (act.startsWith('triage:')) return await this.onTriageAction(person, ev);
+      const task = /^task:([0-9a-f-]{36}):([a-z][a-z0-9-]+):(done|failed)$/.exec(act);
+      if (task && this.deps.overrides) {
+        const note = ev.action?.value?.trim() || (task[3] === 'failed' ? `marked failed in chat by ${person.email}` : undefined);
+        const out = await this.deps.overrides.apply(task[1]!, task[2]!, task[3] === 'done' ? 'complete-done' : 'complete-failed', person.email, note);
+        await this.send(person.email, ev.conversationId, { kind: out.ok ? 'info' : 'error', text: out.message });
+        return;
+      }
       await withConversation(this.deps.db, ev.conversationId, ev.channel, person.email, async (lock) => {
         const res = await this.step(lock.state, person, ev);
         for (const m of res.messages) await this.send(person.email, ev.conversationId, m);

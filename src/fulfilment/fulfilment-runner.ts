@@ -1,44 +1,58 @@
 /**
- * Runs a request's workflow, step by step, so that a crash at any point loses nothing and
- * repeats no completed step:
+ * The orchestration engine: runs a request's workflow as a dependency graph, so that a crash at
+ * any point loses nothing and repeats no completed step.
  *
  * 1. Claim: a conditional UPDATE takes a lease on the request (approved → in-fulfilment, or an
- *    in-fulfilment request whose lease expired). Whoever loses the race does nothing.
- * 2. Each workflow step has a row (request, step) with an idempotency key `<requestId>:<stepId>`.
- *    A step marked `done` is never run again: its stored output feeds later templates.
- * 3. A step is marked `running` (attempts + 1) before the action runs and `done` (with its output)
- *    after. A crash in between leaves it `running`; the next claim re-runs it with the SAME key, and
- *    every action is idempotent by that key (upserts, keyed messages/cases, Idempotency-Key header).
- * 4. A retryable failure releases the lease and throws, so the job runner retries with backoff; a
- *    permanent failure (or the last attempt) fails the request and opens a case for fulfillers.
- * Stored step inputs have sensitive fields masked; the action gets the real values.
+ *    in-fulfilment request whose lease expired). Whoever loses the race does nothing. A heartbeat
+ *    renews the lease and the job lock while steps run.
+ * 2. Every step has a row with an idempotency key `<requestId>:<stepId>`; `done` steps are never run
+ *    again, their outputs feed later templates. Ready steps (all `needs` done or skipped) run in
+ *    parallel. A run takes a fencing token; completion is accepted only with that token.
+ * 3. Failures: retryable ones (timeouts, 5xx, 429 honouring Retry-After) put the step in `waiting`
+ *    with a next attempt time and a job is scheduled for then (no sleeping, survives restarts);
+ *    an open breaker defers the step without burning an attempt; when retries are exhausted or the
+ *    backend is down, a step with `manual: allowed` becomes a manual task; anything else fails the
+ *    request and completed steps are compensated in reverse order (see compensation.ts).
+ * Stored inputs have sensitive fields masked; actions get the real values.
  */
+import { randomUUID } from 'node:crypto';
 import { holds } from '../catalogue/condition.js';
+import type { WorkflowStepDef } from '../catalogue/schema.js';
 import { renderTemplate, type TemplateContext } from '../catalogue/template.js';
 import { audit } from '../audit/audit.repository.js';
 import { maskFields } from '../audit/mask.js';
 import type { Database } from '../db/database.js';
 import { findPerson, requesterAttributes } from '../directory/directory.repository.js';
 import { postMessage } from '../conversation/outbox.repository.js';
-import type { JobContext } from '../jobs/job-queue.port.js';
+import type { JobContext, JobQueue } from '../jobs/job-queue.port.js';
 import type { Logger } from '../log.js';
 import { getRequest, recordEvent, transition, type RequestRow } from '../requests/request.repository.js';
-import { ActionError } from './action.port.js';
-import type { ActionRegistry } from './action-registry.js';
+import { compensate } from './engine/compensation.js';
+import type { ActionInvoker } from './engine/invoker.js';
+import { createManualTask } from './engine/manual-tasks.js';
+import { classify, retryDelayMs, retryPolicyOf, type RetryPolicy } from './engine/step-policy.js';
+import { ensureSteps, finishStep, loadSteps, setStepState, startStep, type StepRow } from './engine/step-store.js';
+import { dependencies } from './engine/workflow-graph.js';
+
+export const FULFIL_RETRY_JOB = 'fulfil-request-retry';
 
 export interface FulfilmentDeps {
   db: Database;
-  actions: ActionRegistry;
+  invoker: ActionInvoker;
+  queue: JobQueue;
   log: Logger;
   workerId: string;
   /** How long a claim holds without renewal; keep it at or below the job lock lifetime. */
   leaseMs: number;
-  /** Attempts per step before the request fails over to a person. */
-  maxAttempts: number;
+  defaultRetry: RetryPolicy;
+  /** Retry defaults per connector id. */
+  connectorRetry?: (backend: string) => Partial<RetryPolicy> | undefined;
   stepTimeoutMs: number;
 }
 
-interface StepRow { step_id: string; status: string; attempts: number; output: Record<string, unknown> | null }
+type Outcome = 'done' | 'skipped' | 'waiting' | 'manual' | 'failed' | 'lost';
+
+export interface RunContext { r: RequestRow; tctx: TemplateContext; masked: TemplateContext }
 
 export class FulfilmentRunner {
   constructor(private readonly deps: FulfilmentDeps) {}
@@ -49,127 +63,152 @@ export class FulfilmentRunner {
         `UPDATE requests SET status = 'in-fulfilment', lease_owner = $2, lease_until = now() + make_interval(secs => $3), updated_at = now()
          WHERE id = $1 AND (status = 'approved' OR (status = 'in-fulfilment' AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $2)))
          RETURNING (SELECT status FROM requests WHERE id = $1) AS status`,
-        [requestId, this.deps.workerId, this.deps.leaseMs / 1000],
-      );
+        [requestId, this.deps.workerId, this.deps.leaseMs / 1000]);
       if (!r.rows[0]) return undefined;
       const from = r.rows[0].status;
       const request = (await getRequest(tx, requestId))!;
-      if (from === 'approved') {
-        await recordEvent(tx, requestId, { actor: 'system', kind: 'status', from, to: 'in-fulfilment' });
-        await audit(tx, { actor: 'system', action: 'fulfilment.started', subject: request.ref, detail: { worker: this.deps.workerId } });
-      } else {
-        await recordEvent(tx, requestId, { actor: 'system', kind: 'fulfilment.resumed', detail: { worker: this.deps.workerId } });
-        await audit(tx, { actor: 'system', action: 'fulfilment.resumed', subject: request.ref, detail: { worker: this.deps.workerId } });
-      }
+      const kind = from === 'approved' ? 'fulfilment.started' : 'fulfilment.resumed';
+      if (from === 'approved') await recordEvent(tx, requestId, { actor: 'system', kind: 'status', from, to: 'in-fulfilment' });
+      else await recordEvent(tx, requestId, { actor: 'system', kind, detail: { worker: this.deps.workerId } });
+      await audit(tx, { actor: 'system', action: kind, subject: request.ref, detail: { worker: this.deps.workerId } });
       return { request, from };
     });
-  }
-
-  private async renew(requestId: string, job: JobContext): Promise<void> {
-    await this.deps.db.query(`UPDATE requests SET lease_until = now() + make_interval(secs => $3) WHERE id = $1 AND lease_owner = $2`, [requestId, this.deps.workerId, this.deps.leaseMs / 1000]);
-    await job.touch();
   }
 
   private async release(requestId: string): Promise<void> {
     await this.deps.db.query(`UPDATE requests SET lease_until = now(), lease_owner = NULL WHERE id = $1 AND lease_owner = $2`, [requestId, this.deps.workerId]);
   }
 
-  /** Runs (or resumes) the workflow of one request. Throws only for a retryable failure. */
+  /** Runs (or resumes) the workflow of one request. */
   async run(requestId: string, job: JobContext): Promise<void> {
     const claimed = await this.claim(requestId);
     if (!claimed) {
       this.deps.log.debug({ requestId }, 'fulfilment: not claimable (done, running elsewhere or not approved)');
       return;
     }
-    const r = claimed.request;
+    const db = this.deps.db;
+    const heartbeat = setInterval(() => {
+      void db.query(`UPDATE requests SET lease_until = now() + make_interval(secs => $3) WHERE id = $1 AND lease_owner = $2`, [requestId, this.deps.workerId, this.deps.leaseMs / 1000])
+        .then(() => job.touch()).catch(() => undefined);
+    }, Math.max(200, this.deps.leaseMs / 3));
+    try {
+      await this.drive(claimed.request, claimed.from === 'approved');
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async drive(r: RequestRow, fresh: boolean): Promise<void> {
     const db = this.deps.db;
     const person = await findPerson(db, r.requesterEmail);
     const requester = person ? requesterAttributes(person) : { email: r.requesterEmail };
     const tctx: TemplateContext = { requester, fields: r.fields, request: { ref: r.ref, id: r.id, itemId: r.itemId, title: r.item.title }, steps: {} };
-    const masked: TemplateContext = { ...tctx, fields: maskFields(r.item, r.fields) };
+    const rc: RunContext = { r, tctx, masked: { ...tctx, fields: maskFields(r.item, r.fields), steps: {} } };
     const wf = r.item.workflow;
+    const deps = dependencies(wf);
+    await ensureSteps(db, r.id, wf);
+    if (fresh) await postMessage(db, r.requesterEmail, { kind: 'status', text: `${r.ref}: fulfilment started (${wf.length} step${wf.length === 1 ? '' : 's'}).` }, { conversationId: r.conversationId, key: `${r.id}:fulfilment-started` });
 
-    for (const [i, s] of wf.entries()) {
-      await db.query(
-        `INSERT INTO fulfilment_steps (request_id, step_id, step_index, action, idempotency_key, status) VALUES ($1, $2, $3, $4, $5, 'pending')
-         ON CONFLICT (request_id, step_id) DO NOTHING`, [r.id, s.id, i, s.action, `${r.id}:${s.id}`]);
-    }
-    const rows = new Map((await db.query<StepRow>('SELECT step_id, status, attempts, output FROM fulfilment_steps WHERE request_id = $1', [r.id])).rows.map((x) => [x.step_id, x]));
-    if (claimed.from === 'approved') {
-      await postMessage(db, r.requesterEmail, { kind: 'status', text: `${r.ref}: fulfilment started (${wf.length} step${wf.length === 1 ? '' : 's'}).` }, { conversationId: r.conversationId, key: `${r.id}:fulfilment-started` });
-    }
-
-    for (const [i, s] of wf.entries()) {
-      const row = rows.get(s.id)!;
-      if (row.status === 'done' || row.status === 'skipped') {
-        tctx.steps[s.id] = row.output ?? {};
-        masked.steps[s.id] = row.output ?? {};
-        continue;
-      }
-      if (!holds(s.when, { fields: r.fields, requester })) {
-        await db.query(`UPDATE fulfilment_steps SET status = 'skipped', finished_at = now() WHERE request_id = $1 AND step_id = $2 AND status <> 'done'`, [r.id, s.id]);
-        await audit(db, { actor: 'system', action: 'step.skipped', subject: r.ref, detail: { step: s.id, when: s.when } });
-        tctx.steps[s.id] = {};
-        continue;
-      }
-      const input = renderTemplate(s.inputs, tctx) as Record<string, unknown>;
-      const started = await db.query<{ attempts: number }>(
-        `UPDATE fulfilment_steps SET status = 'running', attempts = attempts + 1, started_at = now(), input = $3, error = NULL
-         WHERE request_id = $1 AND step_id = $2 AND status IN ('pending', 'running', 'failed') RETURNING attempts`,
-        [r.id, s.id, JSON.stringify(renderTemplate(s.inputs, masked))],
-      );
-      if (!started.rows[0]) return; // another worker finished it meanwhile
-      const attempt = started.rows[0].attempts;
-      await this.renew(r.id, job);
-      await audit(db, { actor: 'system', action: 'step.started', subject: r.ref, detail: { step: s.id, action: s.action, attempt, key: `${r.id}:${s.id}` } });
-
-      const action = this.deps.actions.get(s.action);
-      let output: Record<string, unknown>;
-      try {
-        if (!action) throw new ActionError(`no action named ${s.action}`, false);
-        output = await action.run(input, { idempotencyKey: `${r.id}:${s.id}`, requestId: r.id, requestRef: r.ref, db, signal: AbortSignal.timeout(this.deps.stepTimeoutMs) });
-      } catch (e) {
-        const err = e instanceof ActionError ? e : new ActionError((e as Error).message, (e as Error).name === 'TimeoutError');
-        await db.query(`UPDATE fulfilment_steps SET status = 'failed', error = $3, finished_at = now() WHERE request_id = $1 AND step_id = $2`, [r.id, s.id, err.message]);
-        await audit(db, { actor: 'system', action: 'step.failed', subject: r.ref, detail: { step: s.id, attempt, retryable: err.retryable, error: err.message } });
-        if (err.retryable && attempt < this.deps.maxAttempts) {
-          await this.release(r.id);
-          await recordEvent(db, r.id, { actor: 'system', kind: 'step.retry', reason: err.message, detail: { step: s.id, attempt } });
-          throw err;
-        }
-        await this.failOver(r, s.id, err.message, attempt);
+    for (;;) {
+      const rows = await loadSteps(db, r.id);
+      for (const [id, row] of rows) if (row.status === 'done') { tctx.steps[id] = row.output ?? {}; rc.masked.steps[id] = row.output ?? {}; }
+      const failed = [...rows.values()].find((x) => x.status === 'failed');
+      if (failed) { await compensate(this.deps, rc, rows, failed.stepId, failed.error ?? 'failed'); await this.release(r.id); return; }
+      const settled = (id: string) => ['done', 'skipped'].includes(rows.get(id)?.status ?? '');
+      const now = Date.now();
+      const ready = wf.filter((s) => {
+        const row = rows.get(s.id)!;
+        const due = row.status === 'pending' || row.status === 'running' || (row.status === 'waiting' && (row.nextAttemptAt?.getTime() ?? 0) <= now);
+        return due && (deps.get(s.id) ?? []).every(settled);
+      });
+      if (ready.length === 0) {
+        if (wf.every((s) => settled(s.id))) { await this.finish(r); return; }
+        const next = [...rows.values()].filter((x) => x.status === 'waiting' && x.nextAttemptAt).map((x) => x.nextAttemptAt!.getTime()).sort((a, b) => a - b)[0];
+        if (next !== undefined) await this.deps.queue.enqueue(FULFIL_RETRY_JOB, { requestId: r.id, at: next }, { delayMs: Math.max(0, next - Date.now()) });
+        await this.release(r.id);
         return;
       }
-      await db.query(`UPDATE fulfilment_steps SET status = 'done', output = $3, finished_at = now() WHERE request_id = $1 AND step_id = $2 AND status = 'running'`, [r.id, s.id, JSON.stringify(output)]);
-      await audit(db, { actor: 'system', action: 'step.done', subject: r.ref, detail: { step: s.id, attempt } });
-      tctx.steps[s.id] = output;
-      masked.steps[s.id] = output;
-      await postMessage(db, r.requesterEmail, { kind: 'status', text: `${r.ref}: step ${i + 1} of ${wf.length} done (${s.label ?? s.id}).` }, { conversationId: r.conversationId, key: `${r.id}:progress:${s.id}` });
+      const outcomes = await Promise.all(ready.map((s) => this.runStep(rc, s, rows.get(s.id)!)));
+      if (outcomes.includes('lost')) return; // another worker owns this request now
     }
+  }
 
-    await db.transaction(async (tx) => {
+  private async runStep(rc: RunContext, s: WorkflowStepDef, row: StepRow): Promise<Outcome> {
+    const { r, tctx } = rc;
+    const db = this.deps.db;
+    if (!holds(s.when, { fields: r.fields, requester: tctx.requester })) {
+      await setStepState(db, r.id, s.id, { status: 'skipped' });
+      await audit(db, { actor: 'system', action: 'step.skipped', subject: r.ref, detail: { step: s.id, when: s.when } });
+      return 'skipped';
+    }
+    const input = renderTemplate(s.inputs, tctx) as Record<string, unknown>;
+    const backend = this.deps.invoker.backendOf(s.action, input);
+    const policy = retryPolicyOf(s, this.deps.connectorRetry?.(backend), this.deps.defaultRetry);
+    if (this.deps.invoker.breakers.state(backend) === 'open') return this.deferOrManual(rc, s, backend, 'backend unavailable (circuit open)', row.attempts, policy, true);
+
+    const token = randomUUID();
+    const maskedInput = renderTemplate(s.inputs, rc.masked);
+    const attempt = await startStep(db, r.id, s.id, token, maskedInput);
+    if (attempt === undefined) return 'lost';
+    await audit(db, { actor: 'system', action: 'step.started', subject: r.ref, detail: { step: s.id, action: s.action, backend, attempt, key: `${r.id}:${s.id}`, input: maskedInput } });
+    try {
+      const output = await this.deps.invoker.invoke(s.action, input, {
+        idempotencyKey: `${r.id}:${s.id}`, requestId: r.id, requestRef: r.ref, db, signal: AbortSignal.timeout(s.timeoutMs ?? this.deps.stepTimeoutMs),
+      });
+      if (!(await finishStep(db, r.id, s.id, token, output))) {
+        await audit(db, { actor: 'system', action: 'step.fenced', subject: r.ref, detail: { step: s.id, attempt } });
+        return 'lost';
+      }
+      tctx.steps[s.id] = output;
+      rc.masked.steps[s.id] = output;
+      await audit(db, { actor: 'system', action: 'step.succeeded', subject: r.ref, detail: { step: s.id, attempt, output } });
+      const n = r.item.workflow.length;
+      const done = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM fulfilment_steps WHERE request_id = $1 AND status IN ('done', 'skipped')`, [r.id])).rows[0]!.n;
+      await postMessage(db, r.requesterEmail, { kind: 'status', text: `${r.ref}: step ${done} of ${n} done (${s.label ?? s.id}).` }, { conversationId: r.conversationId, key: `${r.id}:progress:${s.id}` });
+      return 'done';
+    } catch (e) {
+      const c = classify(e);
+      if (c.circuitOpen) return this.deferOrManual(rc, s, backend, c.message, attempt, policy, true, token);
+      await audit(db, { actor: 'system', action: 'step.failed', subject: r.ref, detail: { step: s.id, attempt, retryable: c.retryable, error: c.message } });
+      if (c.retryable && attempt < policy.maxAttempts) {
+        const delay = retryDelayMs(policy, attempt, c.retryAfterMs);
+        await setStepState(db, r.id, s.id, { status: 'waiting', error: c.message, nextAttemptAt: new Date(Date.now() + delay), token });
+        await recordEvent(db, r.id, { actor: 'system', kind: 'step.retry', reason: c.message, detail: { step: s.id, attempt, delayMs: delay } });
+        await audit(db, { actor: 'system', action: 'step.retry-scheduled', subject: r.ref, detail: { step: s.id, attempt, delayMs: delay, error: c.message } });
+        return 'waiting';
+      }
+      if (c.retryable) return this.deferOrManual(rc, s, backend, `${c.message} (after ${attempt} attempt${attempt === 1 ? '' : 's'})`, attempt, policy, false, token);
+      await setStepState(db, r.id, s.id, { status: 'failed', error: c.message, token });
+      return 'failed';
+    }
+  }
+
+  /** Backend unavailable: a manual task if the step allows it, else wait (open breaker) or fail. */
+  private async deferOrManual(rc: RunContext, s: WorkflowStepDef, backend: string, reason: string, attempt: number, policy: RetryPolicy, circuitOpen: boolean, token?: string): Promise<Outcome> {
+    const db = this.deps.db;
+    if (s.manual === 'allowed') {
+      await createManualTask(db, rc, s, reason, token);
+      return 'manual';
+    }
+    if (circuitOpen) {
+      const wait = this.deps.invoker.breakers.get(backend).config.halfOpenAfterMs;
+      // an open breaker does not burn an attempt
+      await setStepState(db, rc.r.id, s.id, { status: 'waiting', error: reason, nextAttemptAt: new Date(Date.now() + wait), token, undoAttempt: Boolean(token) });
+      await audit(db, { actor: 'system', action: 'step.deferred', subject: rc.r.ref, detail: { step: s.id, backend, reason, retryInMs: wait, attempt } });
+      return 'waiting';
+    }
+    await setStepState(db, rc.r.id, s.id, { status: 'failed', error: reason, token });
+    void policy;
+    return 'failed';
+  }
+
+  private async finish(r: RequestRow): Promise<void> {
+    await this.deps.db.transaction(async (tx) => {
       const done = await transition(tx, r.id, ['in-fulfilment'], 'fulfilled', 'system');
       if (!done) return;
       await tx.query('UPDATE requests SET lease_owner = NULL, lease_until = NULL WHERE id = $1', [r.id]);
       await audit(tx, { actor: 'system', action: 'request.fulfilled', subject: r.ref });
       await postMessage(tx, r.requesterEmail, { kind: 'outcome', text: `${r.ref} is done: ${r.item.title} fulfilled.` }, { conversationId: r.conversationId, key: `${r.id}:fulfilled` });
-    });
-  }
-
-  /** A step failed for good: the request fails and a person takes over through a case. */
-  private async failOver(r: RequestRow, stepId: string, error: string, attempts: number): Promise<void> {
-    await this.deps.db.transaction(async (tx) => {
-      const failed = await transition(tx, r.id, ['in-fulfilment'], 'failed', 'system', `step ${stepId}: ${error}`);
-      if (!failed) return;
-      await tx.query('UPDATE requests SET lease_owner = NULL, lease_until = NULL WHERE id = $1', [r.id]);
-      const c = await tx.query<{ ref: string }>(
-        `INSERT INTO cases (ref, idempotency_key, request_id, title, description, queue, priority, person_email)
-         VALUES ('CASE-' || lpad(nextval('case_ref_seq')::text, 6, '0'), $1, $2, $3, $4, 'fulfilment', 'high', $5)
-         ON CONFLICT (idempotency_key) DO NOTHING RETURNING ref`,
-        [`${r.id}:manual-fallback`, r.id, `Manual fulfilment: ${r.ref} ${r.item.title}`, `Step "${stepId}" failed after ${attempts} attempt(s): ${error}`, r.requesterEmail],
-      );
-      await audit(tx, { actor: 'system', action: 'request.failed', subject: r.ref, detail: { step: stepId, error, attempts, case: c.rows[0]?.ref ?? null } });
-      await postMessage(tx, r.requesterEmail, { kind: 'outcome', text: `${r.ref}: an automatic step failed (${stepId}). A fulfiller has been given case ${c.rows[0]?.ref ?? ''} and will finish it by hand.` }, { conversationId: r.conversationId, key: `${r.id}:failed` });
     });
   }
 }

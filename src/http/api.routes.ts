@@ -15,8 +15,9 @@ import { isAppError } from '../errors.js';
 import { approvalsOf } from '../requests/approval.repository.js';
 import { getRequestByRef, requestEvents } from '../requests/request.repository.js';
 import { maskedSummary, type RequestService } from '../requests/request.service.js';
+import type { OverrideOp, OverrideService } from '../fulfilment/overrides.service.js';
 
-export interface ApiDeps { db: Database; catalogue: () => Catalogue; requests: RequestService; conversation: ConversationService; apiKeys: string[] }
+export interface ApiDeps { db: Database; catalogue: () => Catalogue; requests: RequestService; conversation: ConversationService; overrides: OverrideService; apiKeys: string[] }
 
 const bodySchema = z.union([
   z.object({
@@ -79,6 +80,20 @@ export function apiRouter(d: ApiDeps): express.Router {
       if (isAppError(e) && e.code === 'INELIGIBLE') { res.status(403).json({ error: 'ineligible', message: e.message }); return; }
       throw e;
     }
+  });
+
+  const overrideBody = z.object({ actor: z.string().email(), outcome: z.enum(['done', 'failed']).optional(), note: z.string().max(2000).optional() }).strict();
+  r.post('/requests/:ref/steps/:step/:op', async (req, res) => {
+    const op = String(req.params.op);
+    const b = overrideBody.safeParse(req.body ?? {});
+    if (!['complete', 'retry', 'skip', 'cancel'].includes(op) || !b.success || (op === 'complete' && !b.data.outcome)) {
+      res.status(400).json({ error: 'invalid_override', message: 'POST /api/requests/<ref>/steps/<step>/(complete|retry|skip|cancel) with {"actor": <e-mail>, "note"?: ..., "outcome": "done"|"failed" (complete only)}', fields: b.success ? [] : b.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
+      return;
+    }
+    const kind = (op === 'complete' ? `complete-${b.data.outcome}` : op) as OverrideOp;
+    const out = await d.overrides.apply(String(req.params.ref), String(req.params.step), kind, b.data.actor, b.data.note);
+    if (out.ok) res.json({ ok: true, message: out.message });
+    else res.status(out.status).json({ error: 'override_refused', message: out.message });
   });
 
   r.get('/requests/:ref', async (req, res) => {

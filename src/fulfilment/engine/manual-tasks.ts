@@ -1,0 +1,36 @@
+/**
+ * Manual fallback: a step marked `manual: allowed` whose backend is unavailable becomes a task in
+ * the fulfiller queue (a case linked to the request and step, with the item's exception procedure
+ * and the step's masked inputs). Fulfillers complete it as done or failed (overrides.service.ts).
+ */
+import type { WorkflowStepDef } from '../../catalogue/schema.js';
+import { renderTemplate } from '../../catalogue/template.js';
+import { audit } from '../../audit/audit.repository.js';
+import type { Queryable } from '../../db/database.js';
+import { peopleWithRole } from '../../directory/directory.repository.js';
+import { postMessage } from '../../conversation/outbox.repository.js';
+import type { RunContext } from '../fulfilment-runner.js';
+import { setStepState } from './step-store.js';
+
+export async function createManualTask(db: Queryable, rc: RunContext, s: WorkflowStepDef, reason: string, token?: string): Promise<string> {
+  const { r } = rc;
+  const inputs = JSON.stringify(renderTemplate(s.inputs, rc.masked));
+  const c = await db.query<{ ref: string }>(
+    `INSERT INTO cases (ref, idempotency_key, request_id, title, description, queue, priority, person_email)
+     VALUES ('CASE-' || lpad(nextval('case_ref_seq')::text, 6, '0'), $1, $2, $3, $4, 'fulfilment', 'high', $5)
+     ON CONFLICT (idempotency_key) DO UPDATE SET status = 'open' RETURNING ref`,
+    [`${r.id}:${s.id}:manual`, r.id, `Manual step: ${s.label ?? s.id} for ${r.ref} (${r.item.title})`,
+      `Automation could not run: ${reason}.\nDo by hand: ${s.action} with ${inputs}.${r.item.exceptionProcedure ? `\nProcedure: ${r.item.exceptionProcedure}` : ''}`, r.requesterEmail]);
+  const ref = c.rows[0]!.ref;
+  await setStepState(db, r.id, s.id, { status: 'manual', error: reason, token, manualCase: ref });
+  await audit(db, { actor: 'system', action: 'step.manual', subject: r.ref, detail: { step: s.id, case: ref, reason } });
+  for (const f of await peopleWithRole(db, 'fulfiller')) {
+    await postMessage(db, f.email, {
+      kind: 'prompt',
+      text: `Manual task ${ref}: ${s.label ?? s.id} for ${r.ref} (${r.item.title}). Automation could not run: ${reason}.${r.item.exceptionProcedure ? `\nProcedure: ${r.item.exceptionProcedure}` : ''}`,
+      buttons: [{ id: `task:${r.id}:${s.id}:done`, label: 'Mark done', style: 'primary' }, { id: `task:${r.id}:${s.id}:failed`, label: 'Mark failed', style: 'danger' }],
+    }, { key: `${r.id}:${s.id}:manual:${f.email}` });
+  }
+  await postMessage(db, r.requesterEmail, { kind: 'status', text: `${r.ref}: "${s.label ?? s.id}" is waiting for a person at the service desk (${ref}); the system it needs is not available right now.` }, { conversationId: r.conversationId, key: `${r.id}:${s.id}:manual:requester` });
+  return ref;
+}
