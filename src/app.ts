@@ -47,7 +47,7 @@ export interface AppOptions {
   maxAttempts?: number;
   retryDelayMs?: number;
   /** Breaker settings for every backend (tests use small windows). */
-  breaker?: Partial<BreakerConfig>;
+  breaker?: Partial<BreakerConfig> | ((backend: string) => Partial<BreakerConfig>);
   /** Connectors by id (otherwise none; see dialogs/_connectors.yaml in later work). */
   connectors?: Connector[];
   workerName?: string;
@@ -97,7 +97,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const overrides = new OverrideService(db, (id) => requests.enqueueFulfilment(id));
   const conversation = new ConversationService({ db, catalogue: () => catalogue, classifier: () => classifier, requests, triage, now, log, overrides });
   const maxAttempts = o.maxAttempts ?? 3;
-  const breakers = new BreakerRegistry(() => ({ ...DEFAULT_BREAKER, ...(o.breaker ?? {}) }), (backend, state) => {
+  const breakers = new BreakerRegistry((backend) => ({ ...DEFAULT_BREAKER, ...(typeof o.breaker === 'function' ? o.breaker(backend) : o.breaker ?? {}) }), (backend, state) => {
     log.warn({ backend, state }, 'circuit breaker state changed');
     void audit(db, { actor: 'system', action: `breaker.${state}`, subject: backend }).catch(() => undefined);
   });

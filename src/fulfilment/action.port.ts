@@ -14,7 +14,7 @@ export interface ActionContext {
 
 /** A retryable failure (timeouts, 5xx, 429) vs a permanent one (4xx validation). */
 export class ActionError extends Error {
-  constructor(message: string, readonly retryable: boolean) { super(message); }
+  constructor(message: string, readonly retryable: boolean, readonly retryAfterMs?: number) { super(message); }
 }
 
 export interface Action {

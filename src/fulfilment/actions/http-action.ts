@@ -13,6 +13,14 @@ function withKey(custom: Record<string, string> | undefined, key: string): Heade
   return h;
 }
 
+/** Retry-After as milliseconds (seconds or an HTTP date), or undefined. */
+export function retryAfterMs(h: string | null): number | undefined {
+  if (!h) return undefined;
+  if (/^\d+$/.test(h.trim())) return Number(h.trim()) * 1000;
+  const t = Date.parse(h);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - Date.now());
+}
+
 export const httpRequestAction: Action = {
   name: 'http.request',
   async run(input, ctx) {
@@ -39,7 +47,7 @@ export const httpRequestAction: Action = {
     const ok = expected ? expected.includes(res.status) : res.ok;
     if (!ok) {
       const retryable = res.status >= 500 || res.status === 429 || res.status === 408;
-      throw new ActionError(`${i.method} ${i.url} answered ${res.status}: ${text.slice(0, 200)}`, retryable);
+      throw new ActionError(`${i.method} ${i.url} answered ${res.status}: ${text.slice(0, 200)}`, retryable, retryAfterMs(res.headers.get('retry-after')));
     }
     let body: unknown = text;
     try { body = text ? JSON.parse(text) : null; } catch { /* keep text */ }

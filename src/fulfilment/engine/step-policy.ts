@@ -28,7 +28,7 @@ export interface Classified { message: string; retryable: boolean; retryAfterMs?
 export function classify(e: unknown): Classified {
   if (e instanceof BrokenCircuitError) return { message: 'backend unavailable (circuit open)', retryable: true, circuitOpen: true };
   if (e instanceof ConnectorError) return { message: e.message, retryable: e.retryable, retryAfterMs: e.retryAfterMs, circuitOpen: false };
-  if (e instanceof ActionError) return { message: e.message, retryable: e.retryable, circuitOpen: false };
+  if (e instanceof ActionError) return { message: e.message, retryable: e.retryable, retryAfterMs: e.retryAfterMs, circuitOpen: false };
   if (e instanceof TaskCancelledError || (e as Error)?.name === 'TimeoutError' || (e as Error)?.name === 'AbortError') return { message: 'step timed out', retryable: true, circuitOpen: false };
   return { message: (e as Error)?.message ?? String(e), retryable: false, circuitOpen: false };
 }
