@@ -19,6 +19,9 @@ import { ActionInvoker } from './fulfilment/engine/invoker.js';
 import { DEFAULT_RETRY } from './fulfilment/engine/step-policy.js';
 import type { Connector } from './fulfilment/connectors/connector.port.js';
 import { OverrideService } from './fulfilment/overrides.service.js';
+import { loadConnectors, type ConnectorSet } from './fulfilment/connectors/registry.js';
+import { createSecretResolver } from './fulfilment/connectors/secrets.js';
+import { SyntheticChecks } from './fulfilment/synthetic-checks.js';
 import { audit } from './audit/audit.repository.js';
 import { apiRouter } from './http/api.routes.js';
 import { buildHttpApp } from './http/server.js';
@@ -34,6 +37,7 @@ import { FULFIL_JOB, RequestService } from './requests/request.service.js';
 import { TriageService } from './triage/triage.service.js';
 
 export const SWEEP_JOB = 'sweep-stranded-requests';
+export const SYNTHETIC_JOB = 'synthetic-checks';
 
 export interface AppOptions {
   config: Config;
@@ -48,7 +52,7 @@ export interface AppOptions {
   retryDelayMs?: number;
   /** Breaker settings for every backend (tests use small windows). */
   breaker?: Partial<BreakerConfig> | ((backend: string) => Partial<BreakerConfig>);
-  /** Connectors by id (otherwise none; see dialogs/_connectors.yaml in later work). */
+  /** Extra connectors (besides dialogs/_connectors.yaml), e.g. in tests. */
   connectors?: Connector[];
   workerName?: string;
 }
@@ -65,6 +69,8 @@ export interface App {
   runner: FulfilmentRunner;
   overrides: OverrideService;
   breakers: BreakerRegistry;
+  synthetic: SyntheticChecks;
+  connectors: ConnectorSet;
   http: express.Express;
   /** The Slack adapter, when SLACK_* is configured. */
   slack: SlackAdapter | undefined;
@@ -80,7 +86,10 @@ export async function createApp(o: AppOptions): Promise<App> {
   const { config } = o;
   const log = o.log ?? createLogger(config.logLevel);
   const now = o.now ?? (() => new Date());
-  const catalogue = await loadCatalogue(config.catalogueDir); // throws with every error listed
+  const secrets = createSecretResolver({ env: config.connectors.secretEnv, ...(config.connectors.vault ? { vault: config.connectors.vault } : {}) });
+  const connectorSet: ConnectorSet = await loadConnectors(config.connectors.file, secrets); // throws with every error listed
+  for (const c of o.connectors ?? []) { connectorSet.connectors.push(c); for (const op of Object.keys(c.operations)) connectorSet.operations.add(`${c.id}.${op}`); }
+  const catalogue = await loadCatalogue(config.catalogueDir, connectorSet.operations); // throws with every error listed
   const model = await loadModel(config.modelFile);
   const classifier: IntentClassifier = createClassifier(model, { threshold: config.nluThreshold ?? DEFAULT_THRESHOLD });
 
@@ -97,15 +106,18 @@ export async function createApp(o: AppOptions): Promise<App> {
   const overrides = new OverrideService(db, (id) => requests.enqueueFulfilment(id));
   const conversation = new ConversationService({ db, catalogue: () => catalogue, classifier: () => classifier, requests, triage, now, log, overrides });
   const maxAttempts = o.maxAttempts ?? 3;
-  const breakers = new BreakerRegistry((backend) => ({ ...DEFAULT_BREAKER, ...(typeof o.breaker === 'function' ? o.breaker(backend) : o.breaker ?? {}) }), (backend, state) => {
+  const breakers = new BreakerRegistry((backend) => ({ ...DEFAULT_BREAKER, ...(connectorSet.breaker.get(backend) ?? {}), ...(typeof o.breaker === 'function' ? o.breaker(backend) : o.breaker ?? {}) }), (backend, state) => {
     log.warn({ backend, state }, 'circuit breaker state changed');
     void audit(db, { actor: 'system', action: `breaker.${state}`, subject: backend }).catch(() => undefined);
   });
-  const invoker = new ActionInvoker(builtinActions(o.actions), new Map((o.connectors ?? []).map((c) => [c.id, c])), breakers);
+  const invoker = new ActionInvoker(builtinActions(o.actions), new Map(connectorSet.connectors.map((c) => [c.id, c])), breakers, connectorSet.limiters);
   const runner = new FulfilmentRunner({
     db, invoker, queue, log, workerId, leaseMs: Math.max(1000, config.jobs.lockLifetimeMs - 500), stepTimeoutMs: 60_000,
     defaultRetry: { ...DEFAULT_RETRY, maxAttempts, ...(o.retryDelayMs !== undefined ? { backoffMs: o.retryDelayMs } : {}) },
+    connectorRetry: (backend) => connectorSet.retry.get(backend),
   });
+  const synthetic = new SyntheticChecks(db, connectorSet.connectors, (id) => connectorSet.synthetic.get(id) ?? config.connectors.syntheticEveryMs, config.connectors.alertRecipients, log);
+  queue.define(SYNTHETIC_JOB, async () => { await synthetic.runDue(); });
   const fulfil = (data: { requestId: string }, ctx: Parameters<typeof runner.run>[1]) => runner.run(data.requestId, ctx);
   // Retries of steps are scheduled by the engine; Agenda's own retry covers unexpected errors (database down).
   queue.define<{ requestId: string }>(FULFIL_JOB, fulfil, { retries: 5, retryDelayMs: o.retryDelayMs ?? 5000 });
@@ -124,6 +136,12 @@ export async function createApp(o: AppOptions): Promise<App> {
 
   const http = buildHttpApp({
     db, queue, log,
+    backends: async () => {
+      const h = await synthetic.health();
+      const states = breakers.states();
+      const ids = new Set([...Object.keys(h), ...Object.keys(states), ...connectorSet.connectors.map((c) => c.id)]);
+      return Object.fromEntries([...ids].map((id) => [id, { breaker: states[id] ?? 'closed', ...(h[id] ? { ok: h[id]!.ok, checkedAt: h[id]!.checkedAt, error: h[id]!.error } : {}) }]));
+    },
     rawRouters: slack ? [slack.router] : [],
     routers: [
       ...(teams ? [teams.router] : []),
@@ -133,10 +151,11 @@ export async function createApp(o: AppOptions): Promise<App> {
   });
 
   return {
-    config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, http, sweep, slack, teams,
+    config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, connectors: connectorSet, http, sweep, slack, teams,
     async start() {
       await queue.start();
       await queue.every('1 minute', SWEEP_JOB);
+      if (connectorSet.connectors.some((c) => c.check)) await queue.every('30 seconds', SYNTHETIC_JOB);
       await slack?.start();
       await teams?.start();
     },
@@ -144,6 +163,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       await slack?.stop();
       await teams?.stop();
       await queue.stop();
+      for (const c of connectorSet.connectors) await c.close?.().catch(() => undefined);
       if (!o.db) await db.close();
     },
   };

@@ -31,6 +31,11 @@ const envSchema = z.object({
   SLACK_APP_TOKEN: z.string().regex(/^xapp-/, 'an app-level token starting with xapp-').optional(),
   SLACK_TRIAGE_CHANNEL: z.string().regex(/^[CG][A-Z0-9]+$/, 'a channel id like C0123ABCD').optional(),
   SLACK_API_URL: z.string().url().default('https://slack.com/api/'),
+  CONNECTORS_FILE: z.string().default(path.join(PROJECT_ROOT, 'dialogs', '_connectors.yaml')),
+  VAULT_ADDR: z.string().url().optional(),
+  VAULT_TOKEN: z.string().min(1).optional(),
+  ALERT_RECIPIENTS: z.string().optional(),
+  SYNTHETIC_CHECK_EVERY_MS: z.coerce.number().int().min(1000).default(30_000),
   TEAMS_ENABLED: bool.optional(),
   MICROSOFT_APP_ID: z.string().min(1).optional(),
   MICROSOFT_APP_PASSWORD: z.string().min(1).optional(),
@@ -60,6 +65,15 @@ export interface Config {
   slack: SlackConfig | undefined;
   /** Teams adapter settings; undefined when off. */
   teams: TeamsConfig | undefined;
+  connectors: {
+    file: string;
+    /** Where `env:NAME` secret references are read from (the environment this config was loaded from). */
+    secretEnv: Record<string, string | undefined>;
+    vault: { endpoint: string; token: string } | undefined;
+    /** People (e-mails) told when a backend's synthetic check starts or stops failing. */
+    alertRecipients: string[];
+    syntheticEveryMs: number;
+  };
 }
 
 export interface TeamsConfig {
@@ -125,7 +139,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       certThumbprint: e.MICROSOFT_APP_CERT_THUMBPRINT, certKey: e.MICROSOFT_APP_CERT_KEY, triageChannel: e.TEAMS_TRIAGE_CHANNEL, serviceUrl: e.TEAMS_SERVICE_URL,
     };
   }
+  if (Boolean(e.VAULT_ADDR) !== Boolean(e.VAULT_TOKEN)) throw new ConfigError('invalid configuration:\n  VAULT_ADDR and VAULT_TOKEN must be set together (for vault: secret references)');
   return {
+    connectors: {
+      file: e.CONNECTORS_FILE, secretEnv: env, vault: e.VAULT_ADDR && e.VAULT_TOKEN ? { endpoint: e.VAULT_ADDR, token: e.VAULT_TOKEN } : undefined,
+      alertRecipients: (e.ALERT_RECIPIENTS ?? '').split(',').map((x) => x.trim().toLowerCase()).filter(Boolean), syntheticEveryMs: e.SYNTHETIC_CHECK_EVERY_MS,
+    },
     teams,
     slack,
     port: e.PORT,

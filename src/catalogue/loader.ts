@@ -39,7 +39,7 @@ function zodPath(p: PropertyKey[]): string {
 }
 
 /** Parses and validates one catalogue file's text. */
-export function parseCatalogueFile(file: string, text: string): { item?: CatalogueItem; errors: CatalogueError[] } {
+export function parseCatalogueFile(file: string, text: string, connectorOps: Set<string> = new Set()): { item?: CatalogueItem; errors: CatalogueError[] } {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return { errors: doc.errors.map((e) => ({ file, path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '', message: `not valid YAML: ${e.message.split('\n')[0]}` })) };
@@ -49,21 +49,21 @@ export function parseCatalogueFile(file: string, text: string): { item?: Catalog
   if (!parsed.success) {
     return { errors: parsed.error.issues.map((i) => ({ file, path: zodPath(i.path), message: i.message })) };
   }
-  const errors: CatalogueError[] = crossCheckItem(parsed.data).map((i) => ({ file, ...i }));
+  const errors: CatalogueError[] = crossCheckItem(parsed.data, connectorOps).map((i) => ({ file, ...i }));
   const expectedId = path.basename(file).replace(/\.ya?ml$/, '');
   if (parsed.data.id !== expectedId) errors.push({ file, path: 'id', message: `id "${parsed.data.id}" must match the file name "${expectedId}"` });
   return errors.length ? { errors } : { item: parsed.data, errors: [] };
 }
 
 /** Loads every `*.yaml` in `dir`; throws CatalogueInvalidError listing all problems. */
-export async function loadCatalogue(dir: string): Promise<Catalogue> {
-  const { items, errors } = await checkCatalogueDir(dir);
+export async function loadCatalogue(dir: string, connectorOps: Set<string> = new Set()): Promise<Catalogue> {
+  const { items, errors } = await checkCatalogueDir(dir, connectorOps);
   if (errors.length) throw new CatalogueInvalidError(errors);
   return makeCatalogue(items);
 }
 
 /** Like loadCatalogue but returns the errors instead of throwing (for `errand catalogue validate`). */
-export async function checkCatalogueDir(dir: string): Promise<{ items: CatalogueItem[]; errors: CatalogueError[] }> {
+export async function checkCatalogueDir(dir: string, connectorOps: Set<string> = new Set()): Promise<{ items: CatalogueItem[]; errors: CatalogueError[] }> {
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n) && !n.startsWith('_')).sort();
@@ -74,7 +74,7 @@ export async function checkCatalogueDir(dir: string): Promise<{ items: Catalogue
   const errors: CatalogueError[] = [];
   if (names.length === 0) errors.push({ file: dir, path: '', message: 'no catalogue files (*.yaml) found' });
   for (const name of names) {
-    const res = parseCatalogueFile(name, await readFile(path.join(dir, name), 'utf8'));
+    const res = parseCatalogueFile(name, await readFile(path.join(dir, name), 'utf8'), connectorOps);
     errors.push(...res.errors);
     if (res.item) items.push(res.item);
   }

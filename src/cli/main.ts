@@ -20,7 +20,17 @@ export async function runCli(argv: string[]): Promise<number> {
   const [cmd, sub, ...rest] = argv;
   if (cmd === 'catalogue' && sub === 'validate') {
     const dir = path.resolve(rest[0] ?? path.join(ROOT, 'dialogs'));
-    const { items, errors } = await checkCatalogueDir(dir);
+    const config = loadConfig();
+    const { loadConnectors } = await import('../fulfilment/connectors/registry.js');
+    const { createSecretResolver } = await import('../fulfilment/connectors/secrets.js');
+    let ops = new Set<string>();
+    try {
+      ops = (await loadConnectors(path.join(dir, '_connectors.yaml'), createSecretResolver({ env: config.connectors.secretEnv, ...(config.connectors.vault ? { vault: config.connectors.vault } : {}) }))).operations;
+    } catch (e) {
+      process.stderr.write(`connectors invalid: ${(e as Error).message}\n`);
+      return 1;
+    }
+    const { items, errors } = await checkCatalogueDir(dir, ops);
     if (errors.length) {
       process.stderr.write(`catalogue invalid: ${errors.length} problem(s)\n${formatCatalogueErrors(errors)}\n`);
       return 1;

@@ -8,6 +8,8 @@ export interface HttpDeps {
   db: Database; queue: JobQueue; log: Logger; routers: express.Router[];
   /** Mounted before the JSON body parser (channel adapters that verify the raw body). */
   rawRouters?: express.Router[];
+  /** Backends' breaker states and synthetic-check results, shown by /healthz (informational). */
+  backends?: () => Promise<Record<string, unknown>>;
 }
 
 export function buildHttpApp(d: HttpDeps): express.Express {
@@ -26,7 +28,8 @@ export function buildHttpApp(d: HttpDeps): express.Express {
     }
     const jobs = await d.queue.health();
     const ok = database.ok && jobs.ok;
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', database, jobs });
+    const backends = d.backends ? await d.backends().catch((e: Error) => ({ error: e.message })) : {};
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', database, jobs, backends });
   });
 
   for (const r of d.routers) app.use(r);
