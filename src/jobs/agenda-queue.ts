@@ -32,6 +32,10 @@ export function createAgendaQueue(o: AgendaQueueOptions): JobQueue {
     defaultLockLifetime: o.lockLifetimeMs,
     removeOnComplete: true,
   });
+  // The LISTEN connection reports a dropped connection (server restart, a test dropping its database)
+  // as an 'error' event, and reconnects by itself: without a listener that event would crash the process.
+  (backend as unknown as { notificationChannel?: { on(e: 'error', f: (err: Error) => void): void } }).notificationChannel
+    ?.on('error', (err) => o.log.warn({ err: err.message }, 'job queue notification channel error (it reconnects)'));
   let running = false;
   let lastError: string | undefined;
   agenda.on('error', (e: Error) => { lastError = e.message; o.log.error({ err: e.message }, 'job runner error'); });
