@@ -22,8 +22,6 @@ export async function createManualTask(db: Queryable, rc: RunContext, s: Workflo
     [`${r.id}:${s.id}:manual`, r.id, `Manual step: ${s.label ?? s.id} for ${r.ref} (${r.item.title})`,
       `Automation could not run: ${reason}.\nDo by hand: ${s.action} with ${inputs}.${r.item.exceptionProcedure ? `\nProcedure: ${r.item.exceptionProcedure}` : ''}`, r.requesterEmail]);
   const ref = c.rows[0]!.ref;
-  await setStepState(db, r.id, s.id, { status: 'manual', error: reason, token, manualCase: ref });
-  await audit(db, { actor: 'system', action: 'step.manual', subject: r.ref, detail: { step: s.id, case: ref, reason } });
   for (const f of await peopleWithRole(db, 'fulfiller')) {
     await postMessage(db, f.email, {
       kind: 'prompt',
@@ -32,5 +30,8 @@ export async function createManualTask(db: Queryable, rc: RunContext, s: Workflo
     }, { key: `${r.id}:${s.id}:manual:${f.email}` });
   }
   await postMessage(db, r.requesterEmail, { kind: 'status', text: `${r.ref}: "${s.label ?? s.id}" is waiting for a person at the service desk (${ref}); the system it needs is not available right now.` }, { conversationId: r.conversationId, key: `${r.id}:${s.id}:manual:requester` });
+  // the step turns `manual` last, so whoever sees that state also finds the task and its messages
+  await setStepState(db, r.id, s.id, { status: 'manual', error: reason, token, manualCase: ref });
+  await audit(db, { actor: 'system', action: 'step.manual', subject: r.ref, detail: { step: s.id, case: ref, reason } });
   return ref;
 }
