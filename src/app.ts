@@ -27,6 +27,7 @@ import { apiRouter } from './http/api.routes.js';
 import { buildHttpApp } from './http/server.js';
 import { webChatRouter } from './channels/web/web-chat.routes.js';
 import { createSlackAdapter, type SlackAdapter } from './channels/slack/slack.adapter.js';
+import { createSlackConnector } from './channels/slack/slack-connector.js';
 import { createTeamsAdapter, type TeamsAdapter } from './channels/teams/teams.adapter.js';
 import { createAgendaQueue } from './jobs/agenda-queue.js';
 import type { JobQueue } from './jobs/job-queue.port.js';
@@ -88,7 +89,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const now = o.now ?? (() => new Date());
   const secrets = createSecretResolver({ env: config.connectors.secretEnv, ...(config.connectors.vault ? { vault: config.connectors.vault } : {}) });
   const connectorSet: ConnectorSet = await loadConnectors(config.connectors.file, secrets); // throws with every error listed
-  for (const c of o.connectors ?? []) { connectorSet.connectors.push(c); for (const op of Object.keys(c.operations)) connectorSet.operations.add(`${c.id}.${op}`); }
+  for (const c of [...(config.slack ? [createSlackConnector(config.slack)] : []), ...(o.connectors ?? [])]) { connectorSet.connectors.push(c); for (const op of Object.keys(c.operations)) connectorSet.operations.add(`${c.id}.${op}`); }
   const catalogue = await loadCatalogue(config.catalogueDir, connectorSet.operations); // throws with every error listed
   const model = await loadModel(config.modelFile);
   const classifier: IntentClassifier = createClassifier(model, { threshold: config.nluThreshold ?? DEFAULT_THRESHOLD });

@@ -28,6 +28,7 @@ import { getRequest } from '../../requests/request.repository.js';
 import type { RequestService } from '../../requests/request.service.js';
 import { validateAnswers } from '../../requests/validate-answers.js';
 import { catalogueModal, denyModal, formValues, homeView, itemFormModal, neutralAction } from './block-kit.js';
+import { slackClientOptions } from './slack-connector.js';
 import { SlackDispatcher } from './slack-dispatcher.js';
 import { firstDelivery, pruneDedupe, SlackIdentities } from './slack-identity.js';
 
@@ -83,13 +84,9 @@ export function createSlackAdapter(d: SlackAdapterDeps): SlackAdapter {
   const router = express.Router();
   const socketMode = Boolean(d.config.appToken);
   const logger = boltLogger(d.log);
-  const clientOptions = {
-    slackApiUrl: d.config.apiUrl,
-    // Honour 429 Retry-After a few times, then fail the call (the dispatcher retries later):
-    // the client's default would keep retrying for ~30 minutes and stall a job.
-    retryConfig: { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 30_000, maxRetryTime: 60_000 },
-    rejectRateLimitedCalls: false,
-  };
+  // Honour 429 Retry-After a few times, then fail the call (the dispatcher retries later):
+  // the client's default would keep retrying for ~30 minutes and stall a job.
+  const clientOptions = slackClientOptions(d.config);
   let receiver: InstanceType<typeof ExpressReceiver> | undefined;
   if (!socketMode) {
     router.use('/slack/events', rejectSkewedTimestamps);
