@@ -102,7 +102,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const queue = createAgendaQueue({
     pool: db.pool, name: workerId, concurrency: config.jobs.concurrency, lockLifetimeMs: config.jobs.lockLifetimeMs, processEvery: config.jobs.processEveryMs, log,
   });
-  const requests = new RequestService({ db, queue, now });
+  const requests = new RequestService({ db, queue, now, alertRecipients: config.connectors.alertRecipients });
   const triage = new TriageService(db, () => catalogue);
   const overrides = new OverrideService(db, (id) => requests.enqueueFulfilment(id));
   const conversation = new ConversationService({ db, catalogue: () => catalogue, classifier: () => classifier, requests, triage, now, log, overrides });

@@ -101,7 +101,14 @@ export const eligibilitySchema = z.object({
   roles: z.array(z.string().min(1)).optional(),
   departments: z.array(z.string().min(1)).optional(),
   employmentTypes: z.array(z.string().min(1)).optional(),
+  locations: z.array(z.string().min(1)).optional(),
+  /** The requester must be in at least one of these directory groups. */
+  groups: z.array(z.string().min(1)).optional(),
 }).strict();
+
+const limitSchema = z.object({ max: z.number().int().min(1), windowMinutes: z.number().int().min(1).max(60 * 24 * 31) }).strict();
+/** Submission limits: per person for this item, and for the item overall. */
+export const throttleSchema = z.object({ perPerson: limitSchema.optional(), perItem: limitSchema.optional() }).strict();
 
 export const catalogueItemSchema = z.object({
   id: z.string().regex(ID_PATTERN, 'an id matching ^[a-z][a-z0-9-]+$ (lower-case words joined by -)'),
@@ -118,6 +125,7 @@ export const catalogueItemSchema = z.object({
   fields: z.array(fieldSchema).default([]),
   approvals: z.array(approvalStepSchema).default([]),
   workflow: z.array(workflowStepSchema).min(1, 'at least one workflow step'),
+  throttle: throttleSchema.optional(),
   /** What fulfillers do when automation fails (shown on manual tasks). */
   exceptionProcedure: z.string().min(1).optional(),
 }).strict();

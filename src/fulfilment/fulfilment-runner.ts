@@ -27,6 +27,7 @@ import { postMessage } from '../conversation/outbox.repository.js';
 import type { JobContext, JobQueue } from '../jobs/job-queue.port.js';
 import type { Logger } from '../log.js';
 import { getRequest, recordEvent, transition, type RequestRow } from '../requests/request.repository.js';
+import { checkEligibility } from '../requests/eligibility.js';
 import { compensate } from './engine/compensation.js';
 import type { ActionInvoker } from './engine/invoker.js';
 import { createManualTask } from './engine/manual-tasks.js';
@@ -101,6 +102,17 @@ export class FulfilmentRunner {
   private async drive(r: RequestRow, fresh: boolean): Promise<void> {
     const db = this.deps.db;
     const person = await findPerson(db, r.requesterEmail);
+    const elig = person ? checkEligibility(r.item, person) : { ok: false as const, rule: 'directory', reason: 'the requester is no longer in the directory' };
+    if (fresh && !elig.ok) {
+      // attributes can change between submission and fulfilment: check again before acting
+      await db.transaction(async (tx) => {
+        if (!(await transition(tx, r.id, ['in-fulfilment'], 'failed', 'system', `no longer eligible: ${elig.reason}`))) return;
+        await tx.query('UPDATE requests SET lease_owner = NULL, lease_until = NULL WHERE id = $1', [r.id]);
+        await audit(tx, { actor: 'system', action: 'request.refused-at-fulfilment', subject: r.ref, detail: { rule: elig.rule, reason: elig.reason } });
+        await postMessage(tx, r.requesterEmail, { kind: 'outcome', text: `${r.ref} was not carried out: ${elig.reason}. Nothing was changed.` }, { conversationId: r.conversationId, key: `${r.id}:ineligible` });
+      });
+      return;
+    }
     const requester = person ? requesterAttributes(person) : { email: r.requesterEmail };
     const tctx: TemplateContext = { requester, fields: r.fields, request: { ref: r.ref, id: r.id, itemId: r.itemId, title: r.item.title }, steps: {} };
     const rc: RunContext = { r, tctx, masked: { ...tctx, fields: maskFields(r.item, r.fields), steps: {} } };

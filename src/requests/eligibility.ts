@@ -19,5 +19,11 @@ export function checkEligibility(item: CatalogueItem, p: Person): EligibilityRes
   if (e.employmentTypes && !ci(e.employmentTypes).includes(p.employmentType.toLowerCase())) {
     return { ok: false, rule: 'employmentTypes', reason: `${item.title} is only for ${e.employmentTypes.join(' / ')} staff (you are: ${p.employmentType})` };
   }
+  if (e.locations && !ci(e.locations).includes((p.location ?? '').toLowerCase())) {
+    return { ok: false, rule: 'locations', reason: `${item.title} is only available in ${e.locations.join(' / ')} (your location: ${p.location ?? 'none'})` };
+  }
+  if (e.groups && !ci(p.groups).some((g) => ci(e.groups!).includes(g))) {
+    return { ok: false, rule: 'groups', reason: `${item.title} needs membership of ${e.groups.join(' or ')}` };
+  }
   return { ok: true };
 }

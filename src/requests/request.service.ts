@@ -23,10 +23,11 @@ import {
   getRequest, insertRequest, OPEN_STATUSES, recordEvent, requestsOf, transition, type RequestRow,
 } from './request.repository.js';
 import { validateAnswers } from './validate-answers.js';
+import { enforceThrottle } from './throttle.js';
 
 export const FULFIL_JOB = 'fulfil-request';
 
-export interface RequestServiceDeps { db: Database; queue: JobQueue; now: () => Date }
+export interface RequestServiceDeps { db: Database; queue: JobQueue; now: () => Date; /** Told about throttle trips (possible abuse). */ alertRecipients?: string[] }
 
 export interface SubmitInput {
   item: CatalogueItem;
@@ -82,10 +83,36 @@ export class RequestService {
     const checked = await validateAnswers(input.item, requesterAttributes(requester), input.answers, { today: this.deps.now(), findPeople: this.findPeople });
     if (!checked.ok) throw new AppError('INVALID_FIELDS', 'Some fields are missing or invalid.', { errors: checked.errors });
 
-    const result = await this.deps.db.transaction(async (tx) => {
+    let result;
+    try {
+      result = await this.submitInTransaction(input, requester, checked.answers);
+    } catch (e) {
+      if (e instanceof AppError && e.code === 'THROTTLED') await this.throttled(input.item, requester, e);
+      throw e;
+    }
+    if (result.approved) await this.enqueueFulfilment(result.request.id);
+    return { request: result.request, created: result.created };
+  }
+
+  /** A throttle tripped: audited, and the alert recipients are told once per person, item and hour. */
+  private async throttled(item: CatalogueItem, requester: Person, e: AppError): Promise<void> {
+    await audit(this.deps.db, { actor: requester.email, action: 'request.throttled', subject: item.id, detail: e.details });
+    const hour = new Date().toISOString().slice(0, 13);
+    for (const to of this.deps.alertRecipients ?? []) {
+      await postMessage(this.deps.db, to, { kind: 'error', text: `Security notice: ${requester.name} (${requester.email}) hit the ${String(e.details.scope)} limit for ${item.title} (${String(e.details.max)} per ${String(e.details.windowMinutes)} min).` }, { key: `throttle:${item.id}:${requester.email}:${hour}:${to}` });
+    }
+  }
+
+  private async submitInTransaction(input: SubmitInput, requester: Person, answers: Record<string, unknown>): Promise<{ request: RequestRow; created: boolean; approved: boolean }> {
+    return this.deps.db.transaction(async (tx) => {
+      if (input.submissionKey) {
+        const existing = await tx.query('SELECT id FROM requests WHERE submission_key = $1', [input.submissionKey]);
+        if (existing.rows[0]) return { request: (await getRequest(tx, existing.rows[0].id as string))!, created: false, approved: false };
+      }
+      await enforceThrottle(tx, input.item, requester.email);
       const ins = await insertRequest(tx, {
         item: input.item, requesterEmail: requester.email, channel: input.channel, conversationId: input.conversationId,
-        fields: checked.answers, originalText: input.originalText, confidence: input.confidence, submissionKey: input.submissionKey, actor: requester.email,
+        fields: answers, originalText: input.originalText, confidence: input.confidence, submissionKey: input.submissionKey, actor: requester.email,
       });
       if (!ins.created) return { ...ins, approved: false };
       const r = ins.request;
@@ -94,8 +121,6 @@ export class RequestService {
       const routed = await this.routeNextApproval(tx, r, requester, -1);
       return { request: routed.request, created: true, approved: routed.approved };
     });
-    if (result.approved) await this.enqueueFulfilment(result.request.id);
-    return { request: result.request, created: result.created };
   }
 
   /** Tells the requester something about their request (once per key). */
