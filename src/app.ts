@@ -23,6 +23,7 @@ import { loadConnectors, type ConnectorSet } from './fulfilment/connectors/regis
 import { createSecretResolver } from './fulfilment/connectors/secrets.js';
 import { SyntheticChecks } from './fulfilment/synthetic-checks.js';
 import { audit } from './audit/audit.repository.js';
+import { loadPolicy } from './governance/policy.js';
 import { apiRouter } from './http/api.routes.js';
 import { buildHttpApp } from './http/server.js';
 import { webChatRouter } from './channels/web/web-chat.routes.js';
@@ -91,6 +92,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const connectorSet: ConnectorSet = await loadConnectors(config.connectors.file, secrets); // throws with every error listed
   for (const c of [...(config.slack ? [createSlackConnector(config.slack)] : []), ...(o.connectors ?? [])]) { connectorSet.connectors.push(c); for (const op of Object.keys(c.operations)) connectorSet.operations.add(`${c.id}.${op}`); }
   const catalogue = await loadCatalogue(config.catalogueDir, connectorSet.operations); // throws with every error listed
+  const policy = await loadPolicy(config.governanceFile); // throws with every problem listed
   const model = await loadModel(config.modelFile);
   const classifier: IntentClassifier = createClassifier(model, { threshold: config.nluThreshold ?? DEFAULT_THRESHOLD });
 
@@ -102,9 +104,9 @@ export async function createApp(o: AppOptions): Promise<App> {
   const queue = createAgendaQueue({
     pool: db.pool, name: workerId, concurrency: config.jobs.concurrency, lockLifetimeMs: config.jobs.lockLifetimeMs, processEvery: config.jobs.processEveryMs, log,
   });
-  const requests = new RequestService({ db, queue, now, alertRecipients: config.connectors.alertRecipients });
+  const requests = new RequestService({ db, queue, now, alertRecipients: config.connectors.alertRecipients, policy });
   const triage = new TriageService(db, () => catalogue);
-  const overrides = new OverrideService(db, (id) => requests.enqueueFulfilment(id));
+  const overrides = new OverrideService(db, (id) => requests.enqueueFulfilment(id), policy);
   const conversation = new ConversationService({ db, catalogue: () => catalogue, classifier: () => classifier, requests, triage, now, log, overrides });
   const maxAttempts = o.maxAttempts ?? 3;
   const breakers = new BreakerRegistry((backend) => ({ ...DEFAULT_BREAKER, ...(connectorSet.breaker.get(backend) ?? {}), ...(typeof o.breaker === 'function' ? o.breaker(backend) : o.breaker ?? {}) }), (backend, state) => {

@@ -31,6 +31,7 @@ const envSchema = z.object({
   SLACK_APP_TOKEN: z.string().regex(/^xapp-/, 'an app-level token starting with xapp-').optional(),
   SLACK_TRIAGE_CHANNEL: z.string().regex(/^[CG][A-Z0-9]+$/, 'a channel id like C0123ABCD').optional(),
   SLACK_API_URL: z.string().url().default('https://slack.com/api/'),
+  GOVERNANCE_FILE: z.string().default(path.join(PROJECT_ROOT, 'dialogs', '_governance.yaml')),
   CONNECTORS_FILE: z.string().default(path.join(PROJECT_ROOT, 'dialogs', '_connectors.yaml')),
   VAULT_ADDR: z.string().url().optional(),
   VAULT_TOKEN: z.string().min(1).optional(),
@@ -51,6 +52,8 @@ export interface Config {
   port: number;
   database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
   catalogueDir: string;
+  /** Segregation-of-duties policy and entitlement conflict matrix (missing file = defaults). */
+  governanceFile: string;
   modelFile: string;
   directorySeed: string;
   nluThreshold: number | undefined;
@@ -150,6 +153,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     database: e.DATABASE_URL ? { kind: 'postgres', url: e.DATABASE_URL } : { kind: 'pglite', dataDir: path.join(e.DATA_DIR, 'pglite') },
     catalogueDir: e.CATALOGUE_DIR,
+    governanceFile: e.GOVERNANCE_FILE,
     modelFile: e.MODEL_FILE,
     directorySeed: e.DIRECTORY_SEED,
     nluThreshold: e.NLU_THRESHOLD,

@@ -6,6 +6,7 @@ import { createApp } from './app.js';
 import { CatalogueInvalidError } from './catalogue/loader.js';
 import { ConfigError, loadConfig } from './config.js';
 import { ConnectorConfigError } from './fulfilment/connectors/registry.js';
+import { PolicyError } from './governance/policy.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  if (e instanceof ConfigError || e instanceof CatalogueInvalidError || e instanceof ConnectorConfigError) {
+  if (e instanceof ConfigError || e instanceof CatalogueInvalidError || e instanceof ConnectorConfigError || e instanceof PolicyError) {
     process.stderr.write(`errand cannot start.\n${e.message}\n`);
   } else {
     process.stderr.write(`errand cannot start: ${(e as Error).stack ?? String(e)}\n`);

@@ -8,6 +8,7 @@ import { audit } from '../audit/audit.repository.js';
 import type { Database } from '../db/database.js';
 import { findPerson } from '../directory/directory.repository.js';
 import { getRequest, getRequestByRef } from '../requests/request.repository.js';
+import { DEFAULT_POLICY, sodFor, type GovernancePolicy } from '../governance/policy.js';
 
 export type OverrideOp = 'complete-done' | 'complete-failed' | 'retry' | 'skip' | 'cancel';
 export type OverrideResult = { ok: true; message: string } | { ok: false; status: 403 | 404 | 409 | 400; message: string };
@@ -21,7 +22,7 @@ const RULES: Record<OverrideOp, { roles: string[]; from: string[]; to: string }>
 };
 
 export class OverrideService {
-  constructor(private readonly db: Database, private readonly resume: (requestId: string) => Promise<void>) {}
+  constructor(private readonly db: Database, private readonly resume: (requestId: string) => Promise<void>, private readonly policy: GovernancePolicy = DEFAULT_POLICY) {}
 
   /** Applies an override to one step of a request (by id or REQ- reference). */
   async apply(request: string, stepId: string, op: OverrideOp, actorEmail: string, note: string | undefined): Promise<OverrideResult> {
@@ -31,6 +32,18 @@ export class OverrideService {
     if ((op === 'complete-failed' || op === 'cancel' || op === 'skip') && !note?.trim()) return { ok: false, status: 400, message: 'Please give a reason (note).' };
     const r = /^REQ-/i.test(request) ? await getRequestByRef(this.db, request) : await getRequest(this.db, request);
     if (!r) return { ok: false, status: 404, message: `No request ${request}.` };
+    if (op === 'complete-done' || op === 'complete-failed') {
+      const sod = sodFor(this.policy, r.item.risk);
+      if (!sod.requesterMayFulfil && actor.email === r.requesterEmail) {
+        await audit(this.db, { actor: actor.email, action: 'override.refused', subject: r.ref, detail: { step: stepId, rule: 'sod: requester may not fulfil', risk: r.item.risk } });
+        return { ok: false, status: 403, message: `Segregation of duties: you requested ${r.ref} (${r.item.risk} risk), so another fulfiller must complete this task.` };
+      }
+      const approved = await this.db.query('SELECT 1 FROM approvals WHERE request_id = $1 AND decided_by = $2 AND status = $3', [r.id, actor.email, 'approved']);
+      if (!sod.approverMayFulfil && approved.rows.length) {
+        await audit(this.db, { actor: actor.email, action: 'override.refused', subject: r.ref, detail: { step: stepId, rule: 'sod: approver may not fulfil', risk: r.item.risk } });
+        return { ok: false, status: 403, message: `Segregation of duties: you approved ${r.ref} (${r.item.risk} risk), so another fulfiller must complete this task.` };
+      }
+    }
     const why = note?.trim() || null;
     const done = await this.db.transaction(async (tx) => {
       const u = await tx.query<{ manual_case: string | null; status: string }>(

@@ -78,6 +78,7 @@ export function apiRouter(d: ApiDeps): express.Router {
         return;
       }
       if (isAppError(e) && e.code === 'INELIGIBLE') { res.status(403).json({ error: 'ineligible', message: e.message }); return; }
+      if (isAppError(e) && e.code === 'SOD_CONFLICT') { res.status(403).json({ error: 'sod_conflict', message: e.message }); return; }
       if (isAppError(e) && e.code === 'THROTTLED') {
         const retryAt = Date.parse(String(e.details.retryAt));
         res.set('Retry-After', String(Math.max(1, Math.ceil((retryAt - Date.now()) / 1000)))).status(429).json({ error: 'throttled', message: e.message, retryAt: e.details.retryAt });

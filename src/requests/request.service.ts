@@ -24,10 +24,18 @@ import {
 } from './request.repository.js';
 import { validateAnswers } from './validate-answers.js';
 import { enforceThrottle } from './throttle.js';
+import { conflictsOf, grantedEntitlements } from '../governance/entitlements.js';
+import { DEFAULT_POLICY, type GovernancePolicy } from '../governance/policy.js';
 
 export const FULFIL_JOB = 'fulfil-request';
 
-export interface RequestServiceDeps { db: Database; queue: JobQueue; now: () => Date; /** Told about throttle trips (possible abuse). */ alertRecipients?: string[] }
+export interface RequestServiceDeps {
+  db: Database; queue: JobQueue; now: () => Date;
+  /** Told about throttle trips (possible abuse). */
+  alertRecipients?: string[];
+  /** Segregation of duties and the entitlement conflict matrix. */
+  policy?: GovernancePolicy;
+}
 
 export interface SubmitInput {
   item: CatalogueItem;
@@ -83,15 +91,36 @@ export class RequestService {
     const checked = await validateAnswers(input.item, requesterAttributes(requester), input.answers, { today: this.deps.now(), findPeople: this.findPeople });
     if (!checked.ok) throw new AppError('INVALID_FIELDS', 'Some fields are missing or invalid.', { errors: checked.errors });
 
+    const item = await this.applyConflictMatrix(input.item, requester, checked.answers);
     let result;
     try {
-      result = await this.submitInTransaction(input, requester, checked.answers);
+      result = await this.submitInTransaction({ ...input, item }, requester, checked.answers);
     } catch (e) {
       if (e instanceof AppError && e.code === 'THROTTLED') await this.throttled(input.item, requester, e);
       throw e;
     }
     if (result.approved) await this.enqueueFulfilment(result.request.id);
     return { request: result.request, created: result.created };
+  }
+
+  /**
+   * Segregation of duties over entitlements: if the request would give the requester a conflicting
+   * pair (with what they hold now), it is refused, or an extra security approval is added to this
+   * request's copy of the item, per policy.
+   */
+  private async applyConflictMatrix(item: CatalogueItem, requester: Person, answers: Record<string, unknown>): Promise<CatalogueItem> {
+    const policy = this.deps.policy ?? DEFAULT_POLICY;
+    const granted = grantedEntitlements(item, answers, requesterAttributes(requester));
+    const conflicts = conflictsOf(policy, requester.groups, granted);
+    if (!conflicts.length) return item;
+    const refuse = conflicts.find((c) => c.policy === 'refuse');
+    if (refuse) {
+      const [a, b] = refuse.pair;
+      await audit(this.deps.db, { actor: requester.email, action: 'request.refused', subject: item.id, detail: { rule: 'sod-conflict', conflict: refuse.pair, granted } });
+      throw new AppError('SOD_CONFLICT', `You can't hold ${a} and ${b} together${refuse.reason ? ` (${refuse.reason})` : ''}, so this request can't go ahead. Ask your manager or the security team.`, { conflict: refuse.pair });
+    }
+    if (item.approvals.some((s) => s.id === 'sod-security')) return item;
+    return { ...item, approvals: [...item.approvals, { id: 'sod-security', label: `Security review (segregation of duties: ${conflicts.map((c) => c.pair.join(' + ')).join(', ')})`, approver: { kind: 'role', role: policy.securityApproverRole } }] };
   }
 
   /** A throttle tripped: audited, and the alert recipients are told once per person, item and hour. */
