@@ -24,6 +24,7 @@ import { createSecretResolver } from './fulfilment/connectors/secrets.js';
 import { SyntheticChecks } from './fulfilment/synthetic-checks.js';
 import { audit } from './audit/audit.repository.js';
 import { loadPolicy } from './governance/policy.js';
+import { GrantService } from './governance/grants.service.js';
 import { apiRouter } from './http/api.routes.js';
 import { buildHttpApp } from './http/server.js';
 import { webChatRouter } from './channels/web/web-chat.routes.js';
@@ -40,6 +41,8 @@ import { TriageService } from './triage/triage.service.js';
 
 export const SWEEP_JOB = 'sweep-stranded-requests';
 export const SYNTHETIC_JOB = 'synthetic-checks';
+export const GRANTS_JOB = 'jit-grants';
+export const RECONCILE_JOB = 'grants-reconcile';
 
 export interface AppOptions {
   config: Config;
@@ -72,6 +75,7 @@ export interface App {
   overrides: OverrideService;
   breakers: BreakerRegistry;
   synthetic: SyntheticChecks;
+  grants: GrantService;
   connectors: ConnectorSet;
   http: express.Express;
   /** The Slack adapter, when SLACK_* is configured. */
@@ -114,13 +118,16 @@ export async function createApp(o: AppOptions): Promise<App> {
     void audit(db, { actor: 'system', action: `breaker.${state}`, subject: backend }).catch(() => undefined);
   });
   const invoker = new ActionInvoker(builtinActions(o.actions), new Map(connectorSet.connectors.map((c) => [c.id, c])), breakers, connectorSet.limiters);
+  const grants = new GrantService(db, invoker, now);
   const runner = new FulfilmentRunner({
-    db, invoker, queue, log, workerId, leaseMs: Math.max(1000, config.jobs.lockLifetimeMs - 500), stepTimeoutMs: 60_000,
+    db, invoker, queue, log, grants, workerId, leaseMs: Math.max(1000, config.jobs.lockLifetimeMs - 500), stepTimeoutMs: 60_000,
     defaultRetry: { ...DEFAULT_RETRY, maxAttempts, ...(o.retryDelayMs !== undefined ? { backoffMs: o.retryDelayMs } : {}) },
     connectorRetry: (backend) => connectorSet.retry.get(backend),
   });
   const synthetic = new SyntheticChecks(db, connectorSet.connectors, (id) => connectorSet.synthetic.get(id) ?? config.connectors.syntheticEveryMs, config.connectors.alertRecipients, log);
   queue.define(SYNTHETIC_JOB, async () => { await synthetic.runDue(); });
+  queue.define(GRANTS_JOB, async () => { await grants.tick(); });
+  queue.define(RECONCILE_JOB, async () => { await grants.reconcile(); });
   const fulfil = (data: { requestId: string }, ctx: Parameters<typeof runner.run>[1]) => runner.run(data.requestId, ctx);
   // Retries of steps are scheduled by the engine; Agenda's own retry covers unexpected errors (database down).
   queue.define<{ requestId: string }>(FULFIL_JOB, fulfil, { retries: 5, retryDelayMs: o.retryDelayMs ?? 5000 });
@@ -149,15 +156,17 @@ export async function createApp(o: AppOptions): Promise<App> {
     routers: [
       ...(teams ? [teams.router] : []),
       ...(config.webChatDemo ? [webChatRouter({ db, conversation, requests, triage, catalogue: () => catalogue })] : []),
-      express.Router().use('/api', apiRouter({ db, catalogue: () => catalogue, requests, conversation, overrides, apiKeys: config.apiKeys })),
+      express.Router().use('/api', apiRouter({ db, catalogue: () => catalogue, requests, conversation, overrides, grants, apiKeys: config.apiKeys })),
     ],
   });
 
   return {
-    config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, connectors: connectorSet, http, sweep, slack, teams,
+    config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, connectors: connectorSet, http, sweep, slack, teams,
     async start() {
       await queue.start();
       await queue.every('1 minute', SWEEP_JOB);
+      await queue.every('1 minute', GRANTS_JOB);
+      await queue.every('1 day', RECONCILE_JOB);
       if (connectorSet.connectors.some((c) => c.check)) await queue.every('30 seconds', SYNTHETIC_JOB);
       await slack?.start();
       await teams?.start();

@@ -126,6 +126,12 @@ export const catalogueItemSchema = z.object({
   approvals: z.array(approvalStepSchema).default([]),
   workflow: z.array(workflowStepSchema).min(1, 'at least one workflow step'),
   throttle: throttleSchema.optional(),
+  /** Just-in-time access: grants (steps with `undo`) expire after the hours in `durationField`, at most `maxHours`. */
+  jit: z.object({
+    durationField: z.string().min(1),
+    maxHours: z.number().positive().max(24 * 90),
+    notifyBeforeMinutes: z.number().int().min(1).default(60),
+  }).strict().optional(),
   /** What fulfillers do when automation fails (shown on manual tasks). */
   exceptionProcedure: z.string().min(1).optional(),
 }).strict();

@@ -64,6 +64,12 @@ export function crossCheckItem(item: CatalogueItem, connectorOps: KnownOperation
     }
   });
 
+  if (item.jit) {
+    const f = item.fields.find((x) => x.name === item.jit!.durationField);
+    if (!f || f.type !== 'number') issues.push({ path: 'jit.durationField', message: `"${item.jit.durationField}" must name a number field (hours)` });
+    else if (f.validation?.max === undefined || f.validation.max > item.jit.maxHours) issues.push({ path: `fields`, message: `field "${f.name}" needs validation.max of at most jit.maxHours (${item.jit.maxHours})` });
+    if (!item.workflow.some((s) => s.undo)) issues.push({ path: 'jit', message: 'a just-in-time item needs at least one workflow step with undo (how the access is revoked)' });
+  }
   const earlier = new Set<string>();
   const graph = graphIssues(item.workflow);
   issues.push(...graph);

@@ -49,6 +49,8 @@ export interface FulfilmentDeps {
   /** Retry defaults per connector id. */
   connectorRetry?: (backend: string) => Partial<RetryPolicy> | undefined;
   stepTimeoutMs: number;
+  /** Records just-in-time grants given by steps of `jit` items. */
+  grants?: { record(q: Database, r: RequestRow, step: WorkflowStepDef, tctx: TemplateContext): Promise<void> };
 }
 
 type Outcome = 'done' | 'skipped' | 'waiting' | 'manual' | 'failed' | 'lost';
@@ -173,6 +175,7 @@ export class FulfilmentRunner {
       }
       tctx.steps[s.id] = output;
       rc.masked.steps[s.id] = output;
+      await this.deps.grants?.record(db, r, s, tctx);
       await audit(db, { actor: 'system', action: 'step.succeeded', subject: r.ref, detail: { step: s.id, attempt, output } });
       const n = r.item.workflow.length;
       const done = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM fulfilment_steps WHERE request_id = $1 AND status IN ('done', 'skipped')`, [r.id])).rows[0]!.n;

@@ -16,8 +16,9 @@ import { approvalsOf } from '../requests/approval.repository.js';
 import { getRequestByRef, requestEvents } from '../requests/request.repository.js';
 import { maskedSummary, type RequestService } from '../requests/request.service.js';
 import type { OverrideOp, OverrideService } from '../fulfilment/overrides.service.js';
+import type { GrantService } from '../governance/grants.service.js';
 
-export interface ApiDeps { db: Database; catalogue: () => Catalogue; requests: RequestService; conversation: ConversationService; overrides: OverrideService; apiKeys: string[] }
+export interface ApiDeps { db: Database; catalogue: () => Catalogue; requests: RequestService; conversation: ConversationService; overrides: OverrideService; grants: GrantService; apiKeys: string[] }
 
 const bodySchema = z.union([
   z.object({
@@ -100,6 +101,13 @@ export function apiRouter(d: ApiDeps): express.Router {
     const out = await d.overrides.apply(String(req.params.ref), String(req.params.step), kind, b.data.actor, b.data.note);
     if (out.ok) res.json({ ok: true, message: out.message });
     else res.status(out.status).json({ error: 'override_refused', message: out.message });
+  });
+
+  r.post('/grants/:id/revoke', async (req, res) => {
+    const b = z.object({ actor: z.string().email(), reason: z.string().max(500).optional() }).strict().safeParse(req.body ?? {});
+    if (!b.success || !/^[0-9a-f-]{36}$/i.test(String(req.params.id))) { res.status(400).json({ error: 'invalid_body', message: 'POST /api/grants/<grant id>/revoke with {"actor": <e-mail>, "reason"?: ...}' }); return; }
+    const out = await d.grants.revokeEarly(String(req.params.id), b.data.actor, b.data.reason ?? 'revoked early');
+    res.status(out.status).json(out.ok ? { ok: true, message: out.message } : { error: 'revoke_refused', message: out.message });
   });
 
   r.get('/requests/:ref', async (req, res) => {
