@@ -165,6 +165,7 @@ export class FulfilmentRunner {
     const attempt = await startStep(db, r.id, s.id, token, maskedInput);
     if (attempt === undefined) return 'lost';
     await audit(db, { actor: 'system', action: 'step.started', subject: r.ref, detail: { step: s.id, action: s.action, backend, attempt, key: `${r.id}:${s.id}`, input: maskedInput } });
+    this.deps.log.info({ ref: r.ref, step: s.id, action: s.action, backend, attempt, input: maskedInput }, 'step started');
     try {
       const output = await this.deps.invoker.invoke(s.action, input, {
         idempotencyKey: `${r.id}:${s.id}`, requestId: r.id, requestRef: r.ref, db, signal: AbortSignal.timeout(s.timeoutMs ?? this.deps.stepTimeoutMs),
@@ -177,6 +178,7 @@ export class FulfilmentRunner {
       rc.masked.steps[s.id] = output;
       await this.deps.grants?.record(db, r, s, tctx);
       await audit(db, { actor: 'system', action: 'step.succeeded', subject: r.ref, detail: { step: s.id, attempt, output } });
+      this.deps.log.info({ ref: r.ref, step: s.id, attempt }, 'step succeeded');
       const n = r.item.workflow.length;
       const done = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM fulfilment_steps WHERE request_id = $1 AND status IN ('done', 'skipped')`, [r.id])).rows[0]!.n;
       await postMessage(db, r.requesterEmail, { kind: 'status', text: `${r.ref}: step ${done} of ${n} done (${s.label ?? s.id}).` }, { conversationId: r.conversationId, key: `${r.id}:progress:${s.id}` });
