@@ -25,6 +25,7 @@ import { SyntheticChecks } from './fulfilment/synthetic-checks.js';
 import { audit } from './audit/audit.repository.js';
 import { loadPolicy } from './governance/policy.js';
 import { GrantService } from './governance/grants.service.js';
+import { ApprovalTimers } from './requests/approval-timers.js';
 import { apiRouter } from './http/api.routes.js';
 import { buildHttpApp } from './http/server.js';
 import { webChatRouter } from './channels/web/web-chat.routes.js';
@@ -42,6 +43,7 @@ import { TriageService } from './triage/triage.service.js';
 export const SWEEP_JOB = 'sweep-stranded-requests';
 export const SYNTHETIC_JOB = 'synthetic-checks';
 export const GRANTS_JOB = 'jit-grants';
+export const APPROVAL_TIMERS_JOB = 'approval-timers';
 export const RECONCILE_JOB = 'grants-reconcile';
 
 export interface AppOptions {
@@ -76,6 +78,7 @@ export interface App {
   breakers: BreakerRegistry;
   synthetic: SyntheticChecks;
   grants: GrantService;
+  approvalTimers: ApprovalTimers;
   connectors: ConnectorSet;
   http: express.Express;
   /** The Slack adapter, when SLACK_* is configured. */
@@ -127,6 +130,8 @@ export async function createApp(o: AppOptions): Promise<App> {
   const synthetic = new SyntheticChecks(db, connectorSet.connectors, (id) => connectorSet.synthetic.get(id) ?? config.connectors.syntheticEveryMs, config.connectors.alertRecipients, log);
   queue.define(SYNTHETIC_JOB, async () => { await synthetic.runDue(); });
   queue.define(GRANTS_JOB, async () => { await grants.tick(); });
+  const approvalTimers = new ApprovalTimers(db, now);
+  queue.define(APPROVAL_TIMERS_JOB, async () => { await approvalTimers.tick(); });
   queue.define(RECONCILE_JOB, async () => { await grants.reconcile(); });
   const fulfil = (data: { requestId: string }, ctx: Parameters<typeof runner.run>[1]) => runner.run(data.requestId, ctx);
   // Retries of steps are scheduled by the engine; Agenda's own retry covers unexpected errors (database down).
@@ -156,16 +161,17 @@ export async function createApp(o: AppOptions): Promise<App> {
     routers: [
       ...(teams ? [teams.router] : []),
       ...(config.webChatDemo ? [webChatRouter({ db, conversation, requests, triage, catalogue: () => catalogue })] : []),
-      express.Router().use('/api', apiRouter({ db, catalogue: () => catalogue, requests, conversation, overrides, grants, apiKeys: config.apiKeys })),
+      express.Router().use('/api', apiRouter({ db, catalogue: () => catalogue, requests, conversation, overrides, grants, approvalTimers, apiKeys: config.apiKeys })),
     ],
   });
 
   return {
-    config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, connectors: connectorSet, http, sweep, slack, teams,
+    config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, connectors: connectorSet, http, sweep, slack, teams,
     async start() {
       await queue.start();
       await queue.every('1 minute', SWEEP_JOB);
       await queue.every('1 minute', GRANTS_JOB);
+      await queue.every('5 minutes', APPROVAL_TIMERS_JOB);
       await queue.every('1 day', RECONCILE_JOB);
       if (connectorSet.connectors.some((c) => c.check)) await queue.every('30 seconds', SYNTHETIC_JOB);
       await slack?.start();

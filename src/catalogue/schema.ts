@@ -72,6 +72,14 @@ export const approvalStepSchema = z.object({
   label: z.string().min(1).optional(),
   approver: approverSchema,
   when: z.string().min(1).optional(),
+  /** Remind the approvers after this many hours without a decision. */
+  remindAfterHours: z.number().positive().default(24),
+  /** Then add the approvers' managers (or `escalateTo`) as approvers. */
+  escalateAfterHours: z.number().positive().default(48),
+  escalateTo: z.string().email().optional(),
+  /** Finally deny (or cancel) the request with a notice. */
+  timeoutHours: z.number().positive().default(168),
+  onTimeout: z.enum(['deny', 'cancel']).default('deny'),
 }).strict();
 
 export const retrySchema = z.object({

@@ -17,8 +17,9 @@ import { getRequestByRef, requestEvents } from '../requests/request.repository.j
 import { maskedSummary, type RequestService } from '../requests/request.service.js';
 import type { OverrideOp, OverrideService } from '../fulfilment/overrides.service.js';
 import type { GrantService } from '../governance/grants.service.js';
+import type { ApprovalTimers } from '../requests/approval-timers.js';
 
-export interface ApiDeps { db: Database; catalogue: () => Catalogue; requests: RequestService; conversation: ConversationService; overrides: OverrideService; grants: GrantService; apiKeys: string[] }
+export interface ApiDeps { db: Database; catalogue: () => Catalogue; requests: RequestService; conversation: ConversationService; overrides: OverrideService; grants: GrantService; approvalTimers: ApprovalTimers; apiKeys: string[] }
 
 const bodySchema = z.union([
   z.object({
@@ -101,6 +102,18 @@ export function apiRouter(d: ApiDeps): express.Router {
     const out = await d.overrides.apply(String(req.params.ref), String(req.params.step), kind, b.data.actor, b.data.note);
     if (out.ok) res.json({ ok: true, message: out.message });
     else res.status(out.status).json({ error: 'override_refused', message: out.message });
+  });
+
+  r.post('/delegations', async (req, res) => {
+    const b = z.object({ actor: z.string().email(), delegate: z.string().email(), from: z.string().datetime().optional(), until: z.string().datetime() }).strict().safeParse(req.body ?? {});
+    if (!b.success) { res.status(400).json({ error: 'invalid_body', message: 'POST /api/delegations with {"actor", "delegate", "from"?, "until"} (ISO times)', fields: b.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) }); return; }
+    const [actor, delegate] = [await findPerson(d.db, b.data.actor), await findPerson(d.db, b.data.delegate)];
+    if (!actor || !delegate) { res.status(400).json({ error: 'unknown_person', message: `${!actor ? b.data.actor : b.data.delegate} is not in the directory` }); return; }
+    if (actor.email === delegate.email) { res.status(400).json({ error: 'invalid_delegate', message: 'You cannot delegate to yourself.' }); return; }
+    const from = b.data.from ? new Date(b.data.from) : new Date();
+    if (new Date(b.data.until) <= from) { res.status(400).json({ error: 'invalid_period', message: '"until" must be after "from".' }); return; }
+    await d.approvalTimers.delegate(actor.email, delegate.email, from, new Date(b.data.until));
+    res.status(201).json({ ok: true, message: `Approvals for ${actor.email} go to ${delegate.email} until ${b.data.until}.` });
   });
 
   r.post('/grants/:id/revoke', async (req, res) => {

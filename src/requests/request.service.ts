@@ -24,6 +24,7 @@ import {
 } from './request.repository.js';
 import { validateAnswers } from './validate-answers.js';
 import { enforceThrottle } from './throttle.js';
+import { applyDelegations } from './approval-timers.js';
 import { conflictsOf, grantedEntitlements } from '../governance/entitlements.js';
 import { DEFAULT_POLICY, type GovernancePolicy } from '../governance/policy.js';
 
@@ -120,7 +121,7 @@ export class RequestService {
       throw new AppError('SOD_CONFLICT', `You can't hold ${a} and ${b} together${refuse.reason ? ` (${refuse.reason})` : ''}, so this request can't go ahead. Ask your manager or the security team.`, { conflict: refuse.pair });
     }
     if (item.approvals.some((s) => s.id === 'sod-security')) return item;
-    return { ...item, approvals: [...item.approvals, { id: 'sod-security', label: `Security review (segregation of duties: ${conflicts.map((c) => c.pair.join(' + ')).join(', ')})`, approver: { kind: 'role', role: policy.securityApproverRole } }] };
+    return { ...item, approvals: [...item.approvals, { id: 'sod-security', label: `Security review (segregation of duties: ${conflicts.map((c) => c.pair.join(' + ')).join(', ')})`, approver: { kind: 'role', role: policy.securityApproverRole }, remindAfterHours: 24, escalateAfterHours: 48, timeoutHours: 168, onTimeout: 'deny' }] };
   }
 
   /** A throttle tripped: audited, and the alert recipients are told once per person, item and hour. */
@@ -166,7 +167,12 @@ export class RequestService {
     for (let i = afterIndex + 1; i < r.item.approvals.length; i++) {
       const step = r.item.approvals[i]!;
       if (!holds(step.when, ctx)) continue;
-      const { approvers, fallback } = await resolveApprovers(tx, step, requester, r.fields);
+      const resolved = await resolveApprovers(tx, step, requester, r.fields);
+      const { approvers: delegatedTo, delegated } = await applyDelegations(tx, resolved.approvers, this.deps.now());
+      const kept = delegatedTo.filter((x) => x !== requester.email);
+      const approvers = kept.length ? kept : resolved.approvers; // a delegation to the requester is ignored
+      const fallback = resolved.fallback;
+      if (delegated.length) await audit(tx, { actor: 'system', action: 'approval.delegation-applied', subject: r.ref, detail: { step: step.id, delegated } });
       if (approvers.length === 0) {
         const failed = await transition(tx, r.id, ['submitted', 'awaiting-approval'], 'failed', 'system', fallback);
         await this.tell(tx, r, `${r.ref} could not be routed for approval (${fallback}). The service desk has been told.`, `route-failed:${step.id}`, 'outcome');
