@@ -18,6 +18,7 @@ import { maskedSummary, type RequestService } from '../requests/request.service.
 import type { OverrideOp, OverrideService } from '../fulfilment/overrides.service.js';
 import type { GrantService } from '../governance/grants.service.js';
 import type { ApprovalTimers } from '../requests/approval-timers.js';
+import { complianceReport, toCsv } from '../governance/compliance-report.js';
 
 export interface ApiDeps { db: Database; catalogue: () => Catalogue; requests: RequestService; conversation: ConversationService; overrides: OverrideService; grants: GrantService; approvalTimers: ApprovalTimers; apiKeys: string[] }
 
@@ -102,6 +103,16 @@ export function apiRouter(d: ApiDeps): express.Router {
     const out = await d.overrides.apply(String(req.params.ref), String(req.params.step), kind, b.data.actor, b.data.note);
     if (out.ok) res.json({ ok: true, message: out.message });
     else res.status(out.status).json({ error: 'override_refused', message: out.message });
+  });
+
+  r.get('/reports/compliance', async (req, res) => {
+    const qs = z.object({ actor: z.string().email(), from: z.string().datetime(), to: z.string().datetime(), item: z.string().optional(), format: z.enum(['json', 'csv']).default('json') }).safeParse(req.query);
+    if (!qs.success) { res.status(400).json({ error: 'invalid_query', message: 'GET /api/reports/compliance?actor=<e-mail>&from=<ISO>&to=<ISO>[&item=<id>][&format=json|csv]' }); return; }
+    const actor = await findPerson(d.db, qs.data.actor);
+    if (!actor || !actor.roles.some((x) => x === 'auditor' || x === 'admin')) { res.status(403).json({ error: 'forbidden', message: 'Compliance reports are for auditors and admins.' }); return; }
+    const rows = await complianceReport(d.db, { from: new Date(qs.data.from), to: new Date(qs.data.to), ...(qs.data.item ? { item: qs.data.item } : {}) });
+    if (qs.data.format === 'csv') res.type('text/csv').send(toCsv(rows));
+    else res.json({ from: qs.data.from, to: qs.data.to, count: rows.length, requests: rows });
   });
 
   r.post('/delegations', async (req, res) => {
