@@ -26,6 +26,7 @@ import { audit } from './audit/audit.repository.js';
 import { loadPolicy } from './governance/policy.js';
 import { GrantService } from './governance/grants.service.js';
 import { ApprovalTimers } from './requests/approval-timers.js';
+import { purgeExpiredPersonalData } from './governance/retention.js';
 import { apiRouter } from './http/api.routes.js';
 import { buildHttpApp } from './http/server.js';
 import { webChatRouter } from './channels/web/web-chat.routes.js';
@@ -44,6 +45,7 @@ export const SWEEP_JOB = 'sweep-stranded-requests';
 export const SYNTHETIC_JOB = 'synthetic-checks';
 export const GRANTS_JOB = 'jit-grants';
 export const APPROVAL_TIMERS_JOB = 'approval-timers';
+export const RETENTION_JOB = 'retention-purge';
 export const RECONCILE_JOB = 'grants-reconcile';
 
 export interface AppOptions {
@@ -79,6 +81,8 @@ export interface App {
   synthetic: SyntheticChecks;
   grants: GrantService;
   approvalTimers: ApprovalTimers;
+  /** Purges personal data past its retention period; returns how many requests. */
+  purge(): Promise<number>;
   connectors: ConnectorSet;
   http: express.Express;
   /** The Slack adapter, when SLACK_* is configured. */
@@ -132,6 +136,8 @@ export async function createApp(o: AppOptions): Promise<App> {
   queue.define(GRANTS_JOB, async () => { await grants.tick(); });
   const approvalTimers = new ApprovalTimers(db, now);
   queue.define(APPROVAL_TIMERS_JOB, async () => { await approvalTimers.tick(); });
+  const purge = () => purgeExpiredPersonalData(db, policy, now());
+  queue.define(RETENTION_JOB, async () => { await purge(); });
   queue.define(RECONCILE_JOB, async () => { await grants.reconcile(); });
   const fulfil = (data: { requestId: string }, ctx: Parameters<typeof runner.run>[1]) => runner.run(data.requestId, ctx);
   // Retries of steps are scheduled by the engine; Agenda's own retry covers unexpected errors (database down).
@@ -166,13 +172,14 @@ export async function createApp(o: AppOptions): Promise<App> {
   });
 
   return {
-    config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, connectors: connectorSet, http, sweep, slack, teams,
+    config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, purge, connectors: connectorSet, http, sweep, slack, teams,
     async start() {
       await queue.start();
       await queue.every('1 minute', SWEEP_JOB);
       await queue.every('1 minute', GRANTS_JOB);
       await queue.every('5 minutes', APPROVAL_TIMERS_JOB);
       await queue.every('1 day', RECONCILE_JOB);
+      await queue.every('1 day', RETENTION_JOB);
       if (connectorSet.connectors.some((c) => c.check)) await queue.every('30 seconds', SYNTHETIC_JOB);
       await slack?.start();
       await teams?.start();

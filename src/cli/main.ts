@@ -12,8 +12,11 @@ const USAGE = `usage: errand <command>
   train                        train the intent model from intents/ into models/
   classify "text"              print the ranked catalogue items with confidences
   classify --jsonl             one message per line on stdin -> one JSON result per line
+  report compliance --from <date> --to <date> [--item id] [--format json|csv]
+                               requests with approvals, actions and grants (audit evidence)
   teams package --app-id <GUID> --host <host> [--out file.zip]
                                the Teams app package (manifest + icons) to upload
+  audit verify                 check the audit log's hash chain; exit 1 listing edited or deleted rows
 `;
 
 export async function runCli(argv: string[]): Promise<number> {
@@ -48,6 +51,30 @@ export async function runCli(argv: string[]): Promise<number> {
     } catch (e) {
       process.stderr.write(`teams package: ${(e as Error).message}\n`);
       return 1;
+    }
+  }
+  if (cmd === 'audit' && sub === 'verify') {
+    const { runAuditCommand } = await import('./audit-commands.js');
+    return runAuditCommand(sub, rest);
+  }
+  if (cmd === 'report' && sub === 'compliance') {
+    const opt = (name: string) => { const i = rest.indexOf(`--${name}`); return i >= 0 ? rest[i + 1] : undefined; };
+    const from = new Date(opt('from') ?? ''), to = new Date(opt('to') ?? '');
+    const format = opt('format') ?? 'json';
+    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || !['json', 'csv'].includes(format)) {
+      process.stderr.write('usage: errand report compliance --from <ISO date> --to <ISO date> [--item <id>] [--format json|csv]\n');
+      return 2;
+    }
+    const config = loadConfig();
+    const { openDatabase } = await import('../db/database.js');
+    const { complianceReport, toCsv } = await import('../governance/compliance-report.js');
+    const db = await openDatabase(config.database.kind === 'postgres' ? { kind: 'postgres', url: config.database.url } : { kind: 'pglite', dataDir: config.database.dataDir });
+    try {
+      const rows = await complianceReport(db, { from, to, ...(opt('item') ? { item: opt('item') } : {}) });
+      process.stdout.write(format === 'csv' ? toCsv(rows) : `${JSON.stringify(rows, null, 2)}\n`);
+      return 0;
+    } finally {
+      await db.close();
     }
   }
   if (cmd === 'train' || cmd === 'classify') {

@@ -28,17 +28,26 @@ function wrap(kind: Database['kind'], pool: pg.Pool, close: () => Promise<void>)
     pool,
     query: (text, values) => pool.query(text, values) as never,
     async transaction(fn) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const result = await txScope.run(client, () => fn(client as unknown as Queryable));
-        await client.query('COMMIT');
-        return result;
-      } catch (e) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      } finally {
-        client.release();
+      // A deadlock (40P01) or serialization failure (40001) aborts the whole transaction with nothing
+      // written, so it is safe to run it again; transaction bodies only touch the database.
+      for (let attempt = 1; ; attempt++) {
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN');
+          const result = await txScope.run(client, () => fn(client as unknown as Queryable));
+          await client.query('COMMIT');
+          return result;
+        } catch (e) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          const code = (e as { code?: string }).code;
+          if ((code === '40P01' || code === '40001') && attempt < 4) {
+            await new Promise((r) => setTimeout(r, 10 * attempt + Math.random() * 20));
+            continue;
+          }
+          throw e;
+        } finally {
+          client.release();
+        }
       }
     },
     close,

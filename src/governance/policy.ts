@@ -23,6 +23,8 @@ export const policySchema = z.object({
     reason: z.string().optional(),
   }).strict()).default([]),
   securityApproverRole: z.string().min(1).default('security'),
+  /** Handling rules per regulatory tag; `retentionDays`: personal data of finished requests is purged after it. */
+  regulatory: z.record(z.string(), z.object({ retentionDays: z.number().int().min(1).optional() }).strict()).default({ gdpr: { retentionDays: 365 } }),
 }).strict();
 
 export type GovernancePolicy = z.infer<typeof policySchema>;
