@@ -27,6 +27,7 @@ import { loadPolicy } from './governance/policy.js';
 import { GrantService } from './governance/grants.service.js';
 import { ApprovalTimers } from './requests/approval-timers.js';
 import { purgeExpiredPersonalData } from './governance/retention.js';
+import { AccessReviewService } from './governance/access-reviews.js';
 import { apiRouter } from './http/api.routes.js';
 import { buildHttpApp } from './http/server.js';
 import { webChatRouter } from './channels/web/web-chat.routes.js';
@@ -46,6 +47,8 @@ export const SYNTHETIC_JOB = 'synthetic-checks';
 export const GRANTS_JOB = 'jit-grants';
 export const APPROVAL_TIMERS_JOB = 'approval-timers';
 export const RETENTION_JOB = 'retention-purge';
+export const REVIEW_START_JOB = 'access-review-campaign';
+export const REVIEW_REMIND_JOB = 'access-review-reminders';
 export const RECONCILE_JOB = 'grants-reconcile';
 
 export interface AppOptions {
@@ -81,6 +84,7 @@ export interface App {
   synthetic: SyntheticChecks;
   grants: GrantService;
   approvalTimers: ApprovalTimers;
+  reviews: AccessReviewService;
   /** Purges personal data past its retention period; returns how many requests. */
   purge(): Promise<number>;
   connectors: ConnectorSet;
@@ -118,7 +122,8 @@ export async function createApp(o: AppOptions): Promise<App> {
   const requests = new RequestService({ db, queue, now, alertRecipients: config.connectors.alertRecipients, policy });
   const triage = new TriageService(db, () => catalogue);
   const overrides = new OverrideService(db, (id) => requests.enqueueFulfilment(id), policy);
-  const conversation = new ConversationService({ db, catalogue: () => catalogue, classifier: () => classifier, requests, triage, now, log, overrides });
+  const reviews = new AccessReviewService(db, now);
+  const conversation = new ConversationService({ db, catalogue: () => catalogue, classifier: () => classifier, requests, triage, now, log, overrides, reviews });
   const maxAttempts = o.maxAttempts ?? 3;
   const breakers = new BreakerRegistry((backend) => ({ ...DEFAULT_BREAKER, ...(connectorSet.breaker.get(backend) ?? {}), ...(typeof o.breaker === 'function' ? o.breaker(backend) : o.breaker ?? {}) }), (backend, state) => {
     log.warn({ backend, state }, 'circuit breaker state changed');
@@ -138,6 +143,8 @@ export async function createApp(o: AppOptions): Promise<App> {
   queue.define(APPROVAL_TIMERS_JOB, async () => { await approvalTimers.tick(); });
   const purge = () => purgeExpiredPersonalData(db, policy, now());
   queue.define(RETENTION_JOB, async () => { await purge(); });
+  queue.define(REVIEW_START_JOB, async () => { await reviews.start('system'); });
+  queue.define(REVIEW_REMIND_JOB, async () => { await reviews.remind(); });
   queue.define(RECONCILE_JOB, async () => { await grants.reconcile(); });
   const fulfil = (data: { requestId: string }, ctx: Parameters<typeof runner.run>[1]) => runner.run(data.requestId, ctx);
   // Retries of steps are scheduled by the engine; Agenda's own retry covers unexpected errors (database down).
@@ -167,12 +174,12 @@ export async function createApp(o: AppOptions): Promise<App> {
     routers: [
       ...(teams ? [teams.router] : []),
       ...(config.webChatDemo ? [webChatRouter({ db, conversation, requests, triage, catalogue: () => catalogue })] : []),
-      express.Router().use('/api', apiRouter({ db, catalogue: () => catalogue, requests, conversation, overrides, grants, approvalTimers, apiKeys: config.apiKeys })),
+      express.Router().use('/api', apiRouter({ db, catalogue: () => catalogue, requests, conversation, overrides, grants, approvalTimers, reviews, apiKeys: config.apiKeys })),
     ],
   });
 
   return {
-    config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, purge, connectors: connectorSet, http, sweep, slack, teams,
+    config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, purge, reviews, connectors: connectorSet, http, sweep, slack, teams,
     async start() {
       await queue.start();
       await queue.every('1 minute', SWEEP_JOB);
@@ -180,6 +187,8 @@ export async function createApp(o: AppOptions): Promise<App> {
       await queue.every('5 minutes', APPROVAL_TIMERS_JOB);
       await queue.every('1 day', RECONCILE_JOB);
       await queue.every('1 day', RETENTION_JOB);
+      await queue.every('90 days', REVIEW_START_JOB);
+      await queue.every('1 day', REVIEW_REMIND_JOB);
       if (connectorSet.connectors.some((c) => c.check)) await queue.every('30 seconds', SYNTHETIC_JOB);
       await slack?.start();
       await teams?.start();

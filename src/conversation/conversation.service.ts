@@ -17,6 +17,7 @@ import { getRequestByRef } from '../requests/request.repository.js';
 import { checkEligibility } from '../requests/eligibility.js';
 import type { TriageService } from '../triage/triage.service.js';
 import type { OverrideService } from '../fulfilment/overrides.service.js';
+import type { AccessReviewService } from '../governance/access-reviews.js';
 import { withConversation, latestConversationOf } from './conversation.repository.js';
 import { continueDialog, startDialog, type DialogData, type DialogResult, type DialogState } from './dialog-engine.js';
 import type { InboundEvent, OutMessage } from './messages.js';
@@ -37,6 +38,8 @@ export interface ConversationDeps {
   log: Logger;
   /** Fulfillers' manual-task buttons (`task:<requestId>:<stepId>:done|failed`). */
   overrides?: OverrideService;
+  /** Reviewers' Keep / Revoke buttons (`review:<itemId>:keep|revoke`). */
+  reviews?: AccessReviewService;
 }
 
 /**
@@ -67,6 +70,12 @@ export class ConversationService {
     try {
       if (act.startsWith('approval:')) return await this.onApprovalAction(person, ev);
       if (act.startsWith('triage:')) return await this.onTriageAction(person, ev);
+      const review = /^review:([0-9a-f-]{36}):(keep|revoke)$/.exec(act);
+      if (review && this.deps.reviews) {
+        const out = await this.deps.reviews.decide(review[1]!, person.email, review[2] as 'keep' | 'revoke', ev.action?.value);
+        await this.send(person.email, ev.conversationId, { kind: out.ok ? 'info' : 'error', text: out.message });
+        return;
+      }
       const task = /^task:([0-9a-f-]{36}):([a-z][a-z0-9-]+):(done|failed)$/.exec(act);
       if (task && this.deps.overrides) {
         const note = ev.action?.value?.trim() || (task[3] === 'failed' ? `marked failed in chat by ${person.email}` : undefined);

@@ -18,9 +18,10 @@ import { maskedSummary, type RequestService } from '../requests/request.service.
 import type { OverrideOp, OverrideService } from '../fulfilment/overrides.service.js';
 import type { GrantService } from '../governance/grants.service.js';
 import type { ApprovalTimers } from '../requests/approval-timers.js';
+import type { AccessReviewService } from '../governance/access-reviews.js';
 import { complianceReport, toCsv } from '../governance/compliance-report.js';
 
-export interface ApiDeps { db: Database; catalogue: () => Catalogue; requests: RequestService; conversation: ConversationService; overrides: OverrideService; grants: GrantService; approvalTimers: ApprovalTimers; apiKeys: string[] }
+export interface ApiDeps { db: Database; catalogue: () => Catalogue; requests: RequestService; conversation: ConversationService; overrides: OverrideService; grants: GrantService; approvalTimers: ApprovalTimers; reviews: AccessReviewService; apiKeys: string[] }
 
 const bodySchema = z.union([
   z.object({
@@ -113,6 +114,22 @@ export function apiRouter(d: ApiDeps): express.Router {
     const rows = await complianceReport(d.db, { from: new Date(qs.data.from), to: new Date(qs.data.to), ...(qs.data.item ? { item: qs.data.item } : {}) });
     if (qs.data.format === 'csv') res.type('text/csv').send(toCsv(rows));
     else res.json({ from: qs.data.from, to: qs.data.to, count: rows.length, requests: rows });
+  });
+
+  const adminActor = async (email: unknown, roles = ['admin']) => {
+    const p = typeof email === 'string' ? await findPerson(d.db, email) : undefined;
+    return p && p.roles.some((x) => roles.includes(x)) ? p : undefined;
+  };
+  r.post('/access-reviews', async (req, res) => {
+    const actor = await adminActor((req.body ?? {}).actor);
+    if (!actor) { res.status(403).json({ error: 'forbidden', message: 'Only admins start access reviews: send {"actor": <admin e-mail>}.' }); return; }
+    res.status(201).json(await d.reviews.start(actor.email));
+  });
+  r.get('/access-reviews/:id', async (req, res) => {
+    if (!(await adminActor(req.query.actor, ['admin', 'auditor']))) { res.status(403).json({ error: 'forbidden', message: 'Admins and auditors only (?actor=<e-mail>).' }); return; }
+    const rep = /^[0-9a-f-]{36}$/i.test(String(req.params.id)) ? await d.reviews.report(String(req.params.id)) : undefined;
+    if (!rep) { res.status(404).json({ error: 'not_found', message: 'No such access review.' }); return; }
+    res.json(rep);
   });
 
   r.post('/delegations', async (req, res) => {
