@@ -80,6 +80,10 @@ export const approvalStepSchema = z.object({
   /** Finally deny (or cancel) the request with a notice. */
   timeoutHours: z.number().positive().default(168),
   onTimeout: z.enum(['deny', 'cancel']).default('deny'),
+  /** `any`: one approver decides for all; `all`: every approver must approve (any one may deny). */
+  mode: z.enum(['any', 'all']).default('any'),
+  /** Opens together with the previous step (same stage) instead of after it. */
+  parallel: z.boolean().default(false),
 }).strict();
 
 export const retrySchema = z.object({

@@ -7,20 +7,22 @@ export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'cancelled';
 export interface ApprovalRow {
   id: string; requestId: string; stepIndex: number; stepId: string; label: string; approvers: string[];
   status: ApprovalStatus; decidedBy: string | null; decidedAt: Date | null; reason: string | null; createdAt: Date;
+  mode: 'any' | 'all'; approvedBy: string[];
 }
 
 const toRow = (r: Record<string, unknown>): ApprovalRow => ({
   id: r.id as string, requestId: r.request_id as string, stepIndex: r.step_index as number, stepId: r.step_id as string,
   label: r.label as string, approvers: r.approvers as string[], status: r.status as ApprovalStatus, decidedBy: r.decided_by as string | null,
   decidedAt: r.decided_at as Date | null, reason: r.reason as string | null, createdAt: r.created_at as Date,
+  mode: (r.mode as 'any' | 'all') ?? 'any', approvedBy: (r.approved_by as string[]) ?? [],
 });
 
 /** Creates the pending approval of a step (idempotent per request and step). */
-export async function createApproval(q: Queryable, a: { requestId: string; stepIndex: number; stepId: string; label: string; approvers: string[] }): Promise<ApprovalRow | undefined> {
+export async function createApproval(q: Queryable, a: { requestId: string; stepIndex: number; stepId: string; label: string; approvers: string[]; mode?: 'any' | 'all' }): Promise<ApprovalRow | undefined> {
   const r = await q.query(
-    `INSERT INTO approvals (id, request_id, step_index, step_id, label, approvers, status) VALUES ($1, $2, $3, $4, $5, $6, 'pending')
+    `INSERT INTO approvals (id, request_id, step_index, step_id, label, approvers, status, mode) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)
      ON CONFLICT (request_id, step_id) DO NOTHING RETURNING *`,
-    [randomUUID(), a.requestId, a.stepIndex, a.stepId, a.label, a.approvers],
+    [randomUUID(), a.requestId, a.stepIndex, a.stepId, a.label, a.approvers, a.mode ?? 'any'],
   );
   return r.rows[0] ? toRow(r.rows[0]) : undefined;
 }
@@ -50,4 +52,19 @@ export async function pendingApprovalsFor(q: Queryable, email: string): Promise<
 
 export async function cancelPendingApprovals(q: Queryable, requestId: string): Promise<ApprovalRow[]> {
   return (await q.query(`UPDATE approvals SET status = 'cancelled', decided_at = now() WHERE request_id = $1 AND status = 'pending' RETURNING *`, [requestId])).rows.map(toRow);
+}
+
+/** Records one approver's vote on an "all of" approval; returns the votes so far, or undefined if not counted. */
+export async function vote(q: Queryable, id: string, by: string): Promise<{ approvedBy: string[]; approvers: string[] } | undefined> {
+  const r = await q.query<{ approved_by: string[]; approvers: string[] }>(
+    `UPDATE approvals SET approved_by = array_append(approved_by, $2) WHERE id = $1 AND status = 'pending' AND NOT ($2 = ANY(approved_by)) RETURNING approved_by, approvers`, [id, by]);
+  return r.rows[0] ? { approvedBy: r.rows[0].approved_by, approvers: r.rows[0].approvers } : undefined;
+}
+
+export async function pendingCount(q: Queryable, requestId: string): Promise<number> {
+  return (await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM approvals WHERE request_id = $1 AND status = 'pending'`, [requestId])).rows[0]!.n;
+}
+
+export async function lastStepIndex(q: Queryable, requestId: string): Promise<number> {
+  return (await q.query<{ n: number | null }>('SELECT max(step_index) AS n FROM approvals WHERE request_id = $1', [requestId])).rows[0]!.n ?? -1;
 }

@@ -15,7 +15,7 @@ import { postMessage, resolveMessages } from '../conversation/outbox.repository.
 import { AppError } from '../errors.js';
 import type { JobQueue } from '../jobs/job-queue.port.js';
 import {
-  approvalsOf, cancelPendingApprovals, createApproval, decide, getApproval, type ApprovalRow,
+  approvalsOf, cancelPendingApprovals, createApproval, decide, getApproval, lastStepIndex, pendingCount, vote, type ApprovalRow,
 } from './approval.repository.js';
 import { resolveApprovers } from './approver-resolver.js';
 import { checkEligibility } from './eligibility.js';
@@ -121,7 +121,7 @@ export class RequestService {
       throw new AppError('SOD_CONFLICT', `You can't hold ${a} and ${b} together${refuse.reason ? ` (${refuse.reason})` : ''}, so this request can't go ahead. Ask your manager or the security team.`, { conflict: refuse.pair });
     }
     if (item.approvals.some((s) => s.id === 'sod-security')) return item;
-    return { ...item, approvals: [...item.approvals, { id: 'sod-security', label: `Security review (segregation of duties: ${conflicts.map((c) => c.pair.join(' + ')).join(', ')})`, approver: { kind: 'role', role: policy.securityApproverRole }, remindAfterHours: 24, escalateAfterHours: 48, timeoutHours: 168, onTimeout: 'deny' }] };
+    return { ...item, approvals: [...item.approvals, { id: 'sod-security', label: `Security review (segregation of duties: ${conflicts.map((c) => c.pair.join(' + ')).join(', ')})`, approver: { kind: 'role', role: policy.securityApproverRole }, remindAfterHours: 24, escalateAfterHours: 48, timeoutHours: 168, onTimeout: 'deny', mode: 'any', parallel: false }] };
   }
 
   /** A throttle tripped: audited, and the alert recipients are told once per person, item and hour. */
@@ -162,10 +162,11 @@ export class RequestService {
    * Opens the first applicable approval step after `afterIndex`, or approves the request when none
    * is left. Returns the request as it now is.
    */
-  private async routeNextApproval(tx: Queryable, r: RequestRow, requester: Person, afterIndex: number): Promise<{ request: RequestRow; approved: boolean }> {
+  private async routeNextApproval(tx: Queryable, r: RequestRow, requester: Person, afterIndex: number, onlyParallel = false): Promise<{ request: RequestRow; approved: boolean }> {
     const ctx = { fields: r.fields, requester: requesterAttributes(requester) };
     for (let i = afterIndex + 1; i < r.item.approvals.length; i++) {
       const step = r.item.approvals[i]!;
+      if (onlyParallel && !step.parallel) return { request: r, approved: false };
       if (!holds(step.when, ctx)) continue;
       const resolved = await resolveApprovers(tx, step, requester, r.fields);
       const { approvers: delegatedTo, delegated } = await applyDelegations(tx, resolved.approvers, this.deps.now());
@@ -178,8 +179,14 @@ export class RequestService {
         await this.tell(tx, r, `${r.ref} could not be routed for approval (${fallback}). The service desk has been told.`, `route-failed:${step.id}`, 'outcome');
         return { request: failed ?? r, approved: false };
       }
-      const a = await createApproval(tx, { requestId: r.id, stepIndex: i, stepId: step.id, label: step.label ?? step.id, approvers });
+      const a = await createApproval(tx, { requestId: r.id, stepIndex: i, stepId: step.id, label: step.label ?? step.id, approvers, mode: step.mode });
       if (!a) continue;
+      // steps marked `parallel` right after this one open in the same stage
+      const next = r.item.approvals[i + 1];
+      if (next?.parallel) {
+        const sibling = await this.routeNextApproval(tx, r, requester, i, true);
+        void sibling;
+      }
       const moved = (await transition(tx, r.id, ['submitted'], 'awaiting-approval', 'system', `approval step ${step.id}`)) ?? r;
       await recordEvent(tx, r.id, { actor: 'system', kind: 'approval.requested', detail: { step: step.id, approvers, ...(fallback ? { fallback } : {}) } });
       await audit(tx, { actor: 'system', action: 'approval.requested', subject: r.ref, detail: { step: step.id, approvers, fallback: fallback ?? null } });
@@ -188,6 +195,7 @@ export class RequestService {
       await this.tell(tx, r, `${r.ref} is waiting for approval: ${a.label} (${names}).`, `approval-requested:${step.id}`);
       return { request: moved, approved: false };
     }
+    if (onlyParallel) return { request: r, approved: false };
     const approved = await transition(tx, r.id, ['submitted', 'awaiting-approval'], 'approved', 'system', afterIndex < 0 ? 'no approval needed' : 'all approvals given');
     return { request: approved ?? r, approved: Boolean(approved) };
   }
@@ -219,10 +227,25 @@ export class RequestService {
     if (decision === 'deny' && !why) return { outcome: 'reason-required', message: `Please give a reason for denying ${request.ref}.` };
 
     const res = await this.deps.db.transaction(async (tx) => {
+      if (decision === 'approve' && approval.mode === 'all') {
+        const votes = await vote(tx, approvalId, actor);
+        if (!votes) return { lost: (await getApproval(tx, approvalId))! };
+        const missing = votes.approvers.filter((x) => !votes.approvedBy.includes(x));
+        if (missing.length) {
+          await recordEvent(tx, request.id, { actor, kind: 'approval.vote', detail: { step: approval.stepId, waitingFor: missing } });
+          await audit(tx, { actor, action: 'approval.vote', subject: request.ref, detail: { step: approval.stepId, approvedBy: votes.approvedBy, waitingFor: missing } });
+          await this.tell(tx, request, `${request.ref}: ${approval.label} approved by ${actor}; waiting for ${missing.join(', ')}.`, `vote:${approval.stepId}:${actor}`);
+          return { request, approved: false, outcome: 'approved' as const };
+        }
+      }
       const decided = await decide(tx, approvalId, decision === 'approve' ? 'approved' : 'denied', actor, why);
       if (!decided) return { lost: (await getApproval(tx, approvalId))! };
       await recordEvent(tx, request.id, { actor, kind: `approval.${decided.status}`, reason: why, detail: { step: decided.stepId } });
-      await audit(tx, { actor, action: `approval.${decided.status}`, subject: request.ref, detail: { step: decided.stepId, reason: why } });
+      const stepDef = request.item.approvals.find((x) => x.id === decided.stepId);
+      await audit(tx, { actor, action: `approval.${decided.status}`, subject: request.ref, detail: {
+        step: decided.stepId, reason: why, rule: stepDef ? `${stepDef.approver.kind}${stepDef.when ? ` when ${stepDef.when}` : ''}` : null,
+        mode: decided.mode, waitedMinutes: Math.round((Date.now() - decided.createdAt.getTime()) / 60_000),
+      } });
       const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
       const actorName = (await findPerson(tx, actor))?.name ?? actor;
       await resolveMessages(tx, { approvalId }, `${decided.status === 'approved' ? 'Approved' : 'Denied'} by ${actorName} at ${when} UTC${why ? `: ${why}` : ''}`);
@@ -233,8 +256,9 @@ export class RequestService {
         return { request: denied, approved: false, outcome: 'denied' as const };
       }
       await this.tell(tx, request, `${request.ref}: ${decided.label} approved by ${actorName}.`, `approved:${decided.stepId}`);
+      if ((await pendingCount(tx, request.id)) > 0) return { request, approved: false, outcome: 'approved' as const }; // a parallel step still open
       const requester = (await findPerson(tx, request.requesterEmail))!;
-      const routed = await this.routeNextApproval(tx, request, requester, decided.stepIndex);
+      const routed = await this.routeNextApproval(tx, request, requester, await lastStepIndex(tx, request.id));
       return { request: routed.request, approved: routed.approved, outcome: 'approved' as const };
     });
     if ('lost' in res) return { outcome: 'already-decided', approval: res.lost as ApprovalRow };
