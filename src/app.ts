@@ -11,6 +11,7 @@ import { ConversationService, type IntentClassifier } from './conversation/conve
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { seedDirectory } from './directory/seed.js';
+import { syncRoleGroups } from './directory/directory.repository.js';
 import { builtinActions } from './fulfilment/action-registry.js';
 import type { Action } from './fulfilment/action.port.js';
 import { FULFIL_RETRY_JOB, FulfilmentRunner } from './fulfilment/fulfilment-runner.js';
@@ -114,6 +115,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const db = o.db ?? await openDatabase(config.database.kind === 'postgres' ? { kind: 'postgres', url: config.database.url } : { kind: 'pglite', dataDir: config.database.dataDir });
   await migrate(db);
   await seedDirectory(db, config.directorySeed);
+  await db.transaction((tx) => syncRoleGroups(tx, policy.roleGroups));
 
   const workerId = o.workerName ?? `${hostname()}:${process.pid}`;
   const queue = createAgendaQueue({

@@ -17,7 +17,11 @@ export interface Person {
   active: boolean;
 }
 
-const SELECT = `SELECT p.*, COALESCE((SELECT array_agg(g.group_name ORDER BY g.group_name) FROM group_memberships g
+/** Roles of a person: those set on them plus those held through a group (role_groups). */
+const ROLES = `(p.roles || COALESCE((SELECT array_agg(DISTINCT rg.role) FROM role_groups rg JOIN group_memberships gm ON gm.group_name = rg.group_name
+  WHERE gm.person_email = p.email AND (gm.until IS NULL OR gm.until >= CURRENT_DATE) AND NOT rg.role = ANY(p.roles)), '{}'))`;
+const SELECT = `SELECT p.email, p.name, p.department, p.title, ${ROLES} AS roles, p.manager, p.employment_type, p.location, p.active,
+  COALESCE((SELECT array_agg(g.group_name ORDER BY g.group_name) FROM group_memberships g
   WHERE g.person_email = p.email AND (g.until IS NULL OR g.until >= CURRENT_DATE)), '{}') AS groups FROM people p`;
 
 function toPerson(r: Record<string, unknown>): Person {
@@ -47,7 +51,7 @@ export async function listPeople(q: Queryable): Promise<Person[]> {
 }
 
 export async function peopleWithRole(q: Queryable, role: string): Promise<Person[]> {
-  return (await q.query(`${SELECT} WHERE $1 = ANY(p.roles) AND p.active ORDER BY p.email`, [role])).rows.map(toPerson);
+  return (await q.query(`${SELECT} WHERE $1 = ANY(${ROLES}) AND p.active ORDER BY p.email`, [role])).rows.map(toPerson);
 }
 
 export async function peopleInGroup(q: Queryable, group: string): Promise<Person[]> {
@@ -120,4 +124,10 @@ export function requesterAttributes(p: Person): Record<string, unknown> {
     email: p.email, name: p.name, department: p.department, title: p.title, roles: p.roles, role: p.roles[p.roles.length - 1] ?? 'employee',
     manager: p.manager, groups: p.groups, employmentType: p.employmentType, location: p.location,
   };
+}
+
+/** Replaces the role ← group mapping (from the governance policy). */
+export async function syncRoleGroups(q: Queryable, roleGroups: Record<string, string[]>): Promise<void> {
+  await q.query('DELETE FROM role_groups');
+  for (const [role, groups] of Object.entries(roleGroups)) for (const g of groups) await q.query('INSERT INTO role_groups (role, group_name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [role, g]);
 }

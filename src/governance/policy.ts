@@ -24,7 +24,13 @@ export const policySchema = z.object({
   }).strict()).default([]),
   securityApproverRole: z.string().min(1).default('security'),
   /** Handling rules per regulatory tag; `retentionDays`: personal data of finished requests is purged after it. */
-  regulatory: z.record(z.string(), z.object({ retentionDays: z.number().int().min(1).optional() }).strict()).default({ gdpr: { retentionDays: 365 } }),
+  regulatory: z.record(z.string(), z.object({
+    retentionDays: z.number().int().min(1).optional(),
+    /** Items with this tag always get an approval by this role when no data-owner step applies (e.g. sox). */
+    requireApprovalByRole: z.string().min(1).optional(),
+  }).strict()).default({ gdpr: { retentionDays: 365 }, sox: { requireApprovalByRole: 'data-owner' } }),
+  /** Roles held through directory groups (besides roles set on the person). */
+  roleGroups: z.record(z.string(), z.array(z.string().min(1))).default({}),
 }).strict();
 
 export type GovernancePolicy = z.infer<typeof policySchema>;

@@ -92,7 +92,7 @@ export class RequestService {
     const checked = await validateAnswers(input.item, requesterAttributes(requester), input.answers, { today: this.deps.now(), findPeople: this.findPeople });
     if (!checked.ok) throw new AppError('INVALID_FIELDS', 'Some fields are missing or invalid.', { errors: checked.errors });
 
-    const item = await this.applyConflictMatrix(input.item, requester, checked.answers);
+    const item = this.applyRegulatoryGates(await this.applyConflictMatrix(input.item, requester, checked.answers), requester, checked.answers);
     let result;
     try {
       result = await this.submitInTransaction({ ...input, item }, requester, checked.answers);
@@ -122,6 +122,24 @@ export class RequestService {
     }
     if (item.approvals.some((s) => s.id === 'sod-security')) return item;
     return { ...item, approvals: [...item.approvals, { id: 'sod-security', label: `Security review (segregation of duties: ${conflicts.map((c) => c.pair.join(' + ')).join(', ')})`, approver: { kind: 'role', role: policy.securityApproverRole }, remindAfterHours: 24, escalateAfterHours: 48, timeoutHours: 168, onTimeout: 'deny', mode: 'any', parallel: false }] };
+  }
+
+  /**
+   * Regulatory gates: an item tagged e.g. `sox` always gets an approval by the policy's role when none
+   * of its applicable steps is a data-owner approval.
+   */
+  private applyRegulatoryGates(item: CatalogueItem, requester: Person, answers: Record<string, unknown>): CatalogueItem {
+    const policy = this.deps.policy ?? DEFAULT_POLICY;
+    const ctx = { fields: answers, requester: requesterAttributes(requester) };
+    let out = item;
+    for (const tag of item.regulatory) {
+      const role = policy.regulatory[tag]?.requireApprovalByRole;
+      if (!role) continue;
+      const covered = out.approvals.some((s) => holds(s.when, ctx) && (s.approver.kind === 'data-owner' || (s.approver.kind === 'role' && s.approver.role === role)));
+      if (covered || out.approvals.some((s) => s.id === `${tag}-gate`)) continue;
+      out = { ...out, approvals: [...out.approvals, { id: `${tag}-gate`, label: `Data owner (${tag.toUpperCase()})`, approver: { kind: 'role', role }, remindAfterHours: 24, escalateAfterHours: 48, timeoutHours: 168, onTimeout: 'deny', mode: 'any', parallel: false }] };
+    }
+    return out;
   }
 
   /** A throttle tripped: audited, and the alert recipients are told once per person, item and hour. */
