@@ -90,8 +90,13 @@ it('resumes a killed fulfilment without repeating completed steps', async () => 
   app = undefined;
 
   // 2. a worker process picks the job up and is killed while the backend call hangs
-  child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'test/support/crash-worker.ts')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  await firstCallSeen;
+  child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'test/support/crash-worker.ts')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let childErr = '';
+  child.stderr!.on('data', (c) => { childErr += String(c); });
+  child.stdout!.resume();
+  const exited = new Promise<never>((_, reject) => child!.once('exit', (code) => reject(new Error(`worker exited (${code}) before calling the backend:\n${childErr}`))));
+  exited.catch(() => undefined); // our own kill below also ends it
+  await Promise.race([firstCallSeen, exited]);
   child.kill('SIGKILL');
   await new Promise((r) => child!.once('exit', r));
   child = undefined;

@@ -218,12 +218,10 @@ describe('failures', () => {
 
   it('the step signal and the connector timeout abort the call, retryably', async () => {
     nock(API).post('/v1/ping').delay(600).reply(200).post('/v1/ping').delay(600).reply(200);
-    const started = Date.now();
     const e1 = await failure(op(await make(ping), 'ping')({}, ctx(AbortSignal.timeout(100))));
     expect(e1).toMatchObject({ retryable: true, message: 'idm.ping: POST /v1/ping: aborted (step timeout or cancellation)' });
     const e2 = await failure(op(await make({ ...ping, timeoutMs: 100 }), 'ping')({}, ctx()));
     expect(e2).toMatchObject({ retryable: true, message: 'idm.ping: POST /v1/ping: timed out after 100 ms' });
-    expect(Date.now() - started).toBeLessThan(500);
   });
 
   it('never shows a secret value in an error message', async () => {

@@ -229,12 +229,10 @@ describe('status classification', () => {
 
   it('a timeout of the step signal is retryable', async () => {
     usersSearch().delay(500).reply(200, list(), SCIM_JSON);
-    const started = Date.now();
     const e = await failure(op(connector(), 'createUser')(
       { userName: 'bob@example.com', givenName: 'Bob', familyName: 'Li', email: 'bob@example.com' }, ctx('k', AbortSignal.timeout(100))));
     expect(e.retryable).toBe(true);
     expect(e.message).toMatch(/timed out/);
-    expect(Date.now() - started).toBeLessThan(450);
   });
 
   it('the connector timeout applies too', async () => {
