@@ -20,6 +20,7 @@ import type { GrantService } from '../governance/grants.service.js';
 import type { ApprovalTimers } from '../requests/approval-timers.js';
 import type { AccessReviewService } from '../governance/access-reviews.js';
 import { complianceReport, toCsv } from '../governance/compliance-report.js';
+import { canViewRequest } from '../governance/visibility.js';
 
 export interface ApiDeps { db: Database; catalogue: () => Catalogue; requests: RequestService; conversation: ConversationService; overrides: OverrideService; grants: GrantService; approvalTimers: ApprovalTimers; reviews: AccessReviewService; apiKeys: string[] }
 
@@ -156,6 +157,12 @@ export function apiRouter(d: ApiDeps): express.Router {
     if (!/^REQ-\d{6,}$/i.test(ref)) { res.status(400).json({ error: 'invalid_ref', message: 'expected a reference like REQ-000123' }); return; }
     const request = await getRequestByRef(d.db, ref);
     if (!request) { res.status(404).json({ error: 'not_found', message: `no request ${ref}` }); return; }
+    // On behalf of a person (?actor=<e-mail>), only what that person may see; the same answer for
+    // "not yours" and "not there", so references cannot be probed.
+    if (req.query.actor !== undefined) {
+      const viewer = typeof req.query.actor === 'string' ? await findPerson(d.db, req.query.actor) : undefined;
+      if (!viewer || !(await canViewRequest(d.db, viewer, request))) { res.status(404).json({ error: 'not_found', message: `no request ${ref}` }); return; }
+    }
     const progress = await d.requests.progress(request);
     const steps = (await d.db.query('SELECT step_id, status, attempts FROM fulfilment_steps WHERE request_id = $1 ORDER BY step_index', [request.id])).rows;
     res.json({
