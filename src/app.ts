@@ -24,11 +24,12 @@ import { loadConnectors, type ConnectorSet } from './fulfilment/connectors/regis
 import { createSecretResolver } from './fulfilment/connectors/secrets.js';
 import { SyntheticChecks } from './fulfilment/synthetic-checks.js';
 import { audit } from './audit/audit.repository.js';
-import { loadPolicy } from './governance/policy.js';
+import { loadPolicy, PolicyError } from './governance/policy.js';
 import { GrantService } from './governance/grants.service.js';
 import { ApprovalTimers } from './requests/approval-timers.js';
 import { purgeExpiredPersonalData } from './governance/retention.js';
 import { AccessReviewService } from './governance/access-reviews.js';
+import { syncIdentities } from './directory/identity-sync.js';
 import { apiRouter } from './http/api.routes.js';
 import { buildHttpApp } from './http/server.js';
 import { webChatRouter } from './channels/web/web-chat.routes.js';
@@ -49,6 +50,7 @@ export const GRANTS_JOB = 'jit-grants';
 export const APPROVAL_TIMERS_JOB = 'approval-timers';
 export const RETENTION_JOB = 'retention-purge';
 export const REVIEW_START_JOB = 'access-review-campaign';
+export const IDENTITY_SYNC_JOB = 'identity-sync';
 export const REVIEW_REMIND_JOB = 'access-review-reminders';
 export const RECONCILE_JOB = 'grants-reconcile';
 
@@ -86,6 +88,8 @@ export interface App {
   grants: GrantService;
   approvalTimers: ApprovalTimers;
   reviews: AccessReviewService;
+  /** Runs the identity sync now (undefined when none is configured). */
+  syncDirectory(): Promise<Awaited<ReturnType<typeof syncIdentities>> | undefined>;
   /** Purges personal data past its retention period; returns how many requests. */
   purge(): Promise<number>;
   connectors: ConnectorSet;
@@ -146,6 +150,17 @@ export async function createApp(o: AppOptions): Promise<App> {
   const purge = () => purgeExpiredPersonalData(db, policy, now());
   queue.define(RETENTION_JOB, async () => { await purge(); });
   queue.define(REVIEW_START_JOB, async () => { await reviews.start('system'); });
+  const identitySync = policy.identitySync;
+  if (identitySync && !invoker.has(identitySync.action)) throw new PolicyError(`${config.governanceFile}: identitySync.action "${identitySync.action}" is not a configured connector operation`);
+  const syncDirectory = async () => {
+    if (!identitySync) return undefined;
+    return syncIdentities(db, invoker, identitySync).catch(async (e: Error) => {
+      log.error({ err: e.message }, 'identity sync failed');
+      await audit(db, { actor: 'identity-sync', action: 'directory.sync-failed', subject: identitySync.action, detail: { error: e.message } });
+      throw e;
+    });
+  };
+  queue.define(IDENTITY_SYNC_JOB, async () => { await syncDirectory(); });
   queue.define(REVIEW_REMIND_JOB, async () => { await reviews.remind(); });
   queue.define(RECONCILE_JOB, async () => { await grants.reconcile(); });
   const fulfil = (data: { requestId: string }, ctx: Parameters<typeof runner.run>[1]) => runner.run(data.requestId, ctx);
@@ -181,7 +196,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   });
 
   return {
-    config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, purge, reviews, connectors: connectorSet, http, sweep, slack, teams,
+    config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, purge, reviews, syncDirectory, connectors: connectorSet, http, sweep, slack, teams,
     async start() {
       await queue.start();
       await queue.every('1 minute', SWEEP_JOB);
@@ -189,7 +204,8 @@ export async function createApp(o: AppOptions): Promise<App> {
       await queue.every('5 minutes', APPROVAL_TIMERS_JOB);
       await queue.every('1 day', RECONCILE_JOB);
       await queue.every('1 day', RETENTION_JOB);
-      await queue.every('90 days', REVIEW_START_JOB);
+      await queue.every(`${policy.accessReviewEveryDays} days`, REVIEW_START_JOB);
+      if (identitySync) await queue.every(`${identitySync.everyMinutes} minutes`, IDENTITY_SYNC_JOB);
       await queue.every('1 day', REVIEW_REMIND_JOB);
       if (connectorSet.connectors.some((c) => c.check)) await queue.every('30 seconds', SYNTHETIC_JOB);
       await slack?.start();

@@ -14,6 +14,7 @@ import type { Database, Queryable } from '../db/database.js';
 import { findPerson, removeFromGroup } from '../directory/directory.repository.js';
 import { postMessage } from '../conversation/outbox.repository.js';
 import type { ActionInvoker } from '../fulfilment/engine/invoker.js';
+import { checkEligibility } from '../requests/eligibility.js';
 
 interface GrantRow { id: string; request_id: string; person_email: string; entitlement: string; expires_at: Date | null; revoke_action: string; revoke_input: Record<string, unknown>; status: string; ref: string }
 
@@ -74,6 +75,13 @@ export class GrantService {
     for (const g of await this.active('g.expires_at <= $1', [now])) if (await this.revoke(g, 'expired', 'system', 'time limit reached')) expired++;
     let leavers = 0;
     for (const g of await this.active(`EXISTS (SELECT 1 FROM people p WHERE p.email = g.person_email AND NOT p.active)`)) if (await this.revoke(g, 'revoked', 'system', 'account disabled (leaver)')) leavers++;
+    // role or department changes: a grant whose item the person may no longer request is revoked
+    for (const g of await this.active('true')) {
+      const person = await findPerson(this.db, g.person_email);
+      const item = (await this.db.query<{ item_snapshot: CatalogueItem }>('SELECT item_snapshot FROM requests WHERE id = $1', [g.request_id])).rows[0]?.item_snapshot;
+      const elig = person && item ? checkEligibility(item, person) : { ok: true as const };
+      if (!elig.ok && person?.active && (await this.revoke(g, 'revoked', 'system', `no longer eligible: ${elig.reason}`))) leavers++;
+    }
     return { notified, expired, leavers };
   }
 

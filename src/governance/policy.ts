@@ -29,6 +29,14 @@ export const policySchema = z.object({
     /** Items with this tag always get an approval by this role when no data-owner step applies (e.g. sox). */
     requireApprovalByRole: z.string().min(1).optional(),
   }).strict()).default({ gdpr: { retentionDays: 365 }, sox: { requireApprovalByRole: 'data-owner' } }),
+  /** Keeps the local directory current from an identity source (a connector operation returning {people: [...]}). */
+  identitySync: z.object({
+    action: z.string().regex(/^[a-z][a-z0-9-]*\.[A-Za-z][A-Za-z0-9_-]*$/, 'a connector operation like "hrdir.listPeople"'),
+    everyMinutes: z.number().int().min(1).default(60),
+    deactivateMissing: z.boolean().default(false),
+  }).strict().optional(),
+  /** How often an access review campaign starts. */
+  accessReviewEveryDays: z.number().int().min(1).default(90),
   /** Roles held through directory groups (besides roles set on the person). */
   roleGroups: z.record(z.string(), z.array(z.string().min(1))).default({}),
 }).strict();

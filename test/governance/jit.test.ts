@@ -60,6 +60,13 @@ it('revokes early only for the person, an approver or an admin; leavers lose the
   expect((await t.app.grants.tick()).leavers).toBe(1);
   expect((await q(`SELECT status, end_reason FROM grants WHERE request_id = $1`, [r2.id]))[0]).toEqual({ status: 'revoked', end_reason: 'account disabled (leaver)' });
   await t.app.db.query(`UPDATE people SET active = true WHERE email = 'ivan.itlead@example.com'`);
+
+  // a department change that removes eligibility (admin-access is for IT and Engineering) revokes too
+  const r3 = await grantAdmin('ivan.itlead@example.com', 4);
+  await t.app.db.query(`UPDATE people SET department = 'Marketing' WHERE email = 'ivan.itlead@example.com'`);
+  expect((await t.app.grants.tick()).leavers).toBe(1);
+  expect((await q(`SELECT status, end_reason FROM grants WHERE request_id = $1`, [r3.id]))[0]).toMatchObject({ status: 'revoked', end_reason: expect.stringMatching(/^no longer eligible: .*IT \/ Engineering/) });
+  await t.app.db.query(`UPDATE people SET department = 'IT' WHERE email = 'ivan.itlead@example.com'`);
 });
 
 it('the reconciler removes drift: a JIT-group membership without a grant, and a grant without an approved request', async () => {
