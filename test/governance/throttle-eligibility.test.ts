@@ -23,7 +23,8 @@ it('blocks the 4th password reset within an hour with when to try again, atomica
   expect((await refused.json()).message).toMatch(/You have reached the limit for Password reset: at most 3 per 60 minutes\. You can try again after \d\d:\d\d UTC/);
   expect((await t.app.db.query(`SELECT count(*)::int AS n FROM requests WHERE item_id = 'password-reset'`)).rows[0]!.n).toBe(3);
   // a retried submission with a used key is not throttled: it answers with the first request
-  expect((await post(body(1))).status).toBe(200);
+  const accepted = [1, 2, 3, 4, 5][results.findIndex((r) => r.status === 201)]!;
+  expect((await post(body(accepted))).status).toBe(200);
   const alerts = await t.app.db.query(`SELECT body->>'text' AS text FROM messages WHERE person_email = 'sam.security@example.com' AND body->>'text' LIKE 'Security notice%'`);
   expect(alerts.rows).toHaveLength(1);
   expect((await t.app.db.query(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'request.throttled'`)).rows[0]!.n).toBe(2);
