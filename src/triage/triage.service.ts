@@ -10,6 +10,7 @@ import type { Database } from '../db/database.js';
 import { findPerson, peopleWithRole } from '../directory/directory.repository.js';
 import type { OutMessage } from '../conversation/messages.js';
 import { checkEligibility } from '../requests/eligibility.js';
+import { openCase } from '../cases/case.repository.js';
 import { postMessage, resolveMessages } from '../conversation/outbox.repository.js';
 
 export interface TriageItem {
@@ -103,11 +104,7 @@ export class TriageService {
       }
       let caseRef: string | undefined;
       if (d.kind === 'case') {
-        const c = await tx.query<{ ref: string }>(
-          `INSERT INTO cases (ref, idempotency_key, title, description, queue, person_email) VALUES ('CASE-' || lpad(nextval('case_ref_seq')::text, 6, '0'), $1, $2, $3, 'service-desk', $4) RETURNING ref`,
-          [`triage:${t.id}`, `From triage: ${t.text.slice(0, 80)}`, t.text, t.requesterEmail],
-        );
-        caseRef = c.rows[0]!.ref;
+        caseRef = (await openCase(tx, { key: `triage:${t.id}`, title: `From triage: ${t.text.slice(0, 80)}`, description: t.text, queue: 'service-desk', person: t.requesterEmail })).ref;
         await postMessage(tx, t.requesterEmail, { kind: 'status', text: `The service desk is handling "${t.text}" as case ${caseRef}; a fulfiller will contact you.` }, { conversationId: t.conversationId, key: `${t.id}:case` });
       }
       if (d.kind === 'not-a-request') {

@@ -32,3 +32,16 @@ it('resumes a dialog in a restarted instance, and a denial asks for and passes o
 it('answers out-of-scope chat without queueing it, and queues it when asked', async () => {
   await outOfScopeScenario(t);
 });
+
+it('lets triage handle a message as a case, telling the requester the case reference', async () => {
+  const { WebUser } = await import('../support/web-client.js');
+  const erin = new WebUser(t.base, 'erin.employee@example.com');
+  const tara = new WebUser(t.base, 'tara.triage@example.com');
+  await erin.say('cancel');
+  await erin.say('my zorble thingy needs sorting');
+  const card = (await tara.all()).filter((m) => m.kind === 'triage' && m.text.includes('zorble thingy') && !m.resolved).at(-1)!;
+  await tara.click(`triage:${card.triageId}:case`);
+  const [c] = (await t.app.db.query(`SELECT ref, queue, person_email, status FROM cases WHERE idempotency_key = $1`, [`triage:${card.triageId}`])).rows;
+  expect(c).toMatchObject({ queue: 'service-desk', person_email: 'erin.employee@example.com', status: 'open' });
+  expect((await erin.inbox()).map((m) => m.text).join('\n')).toContain(`as case ${c!.ref}`);
+});

@@ -8,6 +8,7 @@ import { renderTemplate } from '../../catalogue/template.js';
 import { audit } from '../../audit/audit.repository.js';
 import { postMessage } from '../../conversation/outbox.repository.js';
 import { transition } from '../../requests/request.repository.js';
+import { openCase } from '../../cases/case.repository.js';
 import type { FulfilmentDeps, RunContext } from '../fulfilment-runner.js';
 import { classify } from './step-policy.js';
 import { setUndo, type StepRow } from './step-store.js';
@@ -53,13 +54,10 @@ export async function compensate(deps: FulfilmentDeps, rc: RunContext, rows: Map
     await tx.query('UPDATE requests SET lease_owner = NULL, lease_until = NULL WHERE id = $1', [r.id]);
     let caseRef: string | undefined;
     if (!rolledBack) {
-      const c = await tx.query<{ ref: string }>(
-        `INSERT INTO cases (ref, idempotency_key, request_id, title, description, queue, priority, person_email)
-         VALUES ('CASE-' || lpad(nextval('case_ref_seq')::text, 6, '0'), $1, $2, $3, $4, 'fulfilment', 'high', $5)
-         ON CONFLICT (idempotency_key) DO NOTHING RETURNING ref`,
-        [`${r.id}:manual-fallback`, r.id, `Manual fulfilment: ${r.ref} ${r.item.title}`,
-          `Step "${failedStep}" failed: ${error}. ${failedUndos.length ? `Could not undo: ${failedUndos.join(', ')}.` : ''}${r.item.exceptionProcedure ? `\nProcedure: ${r.item.exceptionProcedure}` : ''}`, r.requesterEmail]);
-      caseRef = c.rows[0]?.ref;
+      caseRef = (await openCase(tx, {
+        key: `${r.id}:manual-fallback`, requestId: r.id, title: `Manual fulfilment: ${r.ref} ${r.item.title}`, queue: 'fulfilment', priority: 'high', person: r.requesterEmail,
+        description: `Step "${failedStep}" failed: ${error}. ${failedUndos.length ? `Could not undo: ${failedUndos.join(', ')}.` : ''}${r.item.exceptionProcedure ? `\nProcedure: ${r.item.exceptionProcedure}` : ''}`,
+      })).ref;
     }
     await audit(tx, { actor: 'system', action: 'request.failed', subject: r.ref, detail: { step: failedStep, error, outcome, undone: toUndo.map((x) => x.stepId).filter((x) => !failedUndos.includes(x)), case: caseRef ?? null } });
     const text = rolledBack

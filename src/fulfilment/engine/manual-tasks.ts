@@ -11,17 +11,15 @@ import { peopleWithRole } from '../../directory/directory.repository.js';
 import { postMessage } from '../../conversation/outbox.repository.js';
 import type { RunContext } from '../fulfilment-runner.js';
 import { setStepState } from './step-store.js';
+import { openCase } from '../../cases/case.repository.js';
 
 export async function createManualTask(db: Queryable, rc: RunContext, s: WorkflowStepDef, reason: string, token?: string): Promise<string> {
   const { r } = rc;
   const inputs = JSON.stringify(renderTemplate(s.inputs, rc.masked));
-  const c = await db.query<{ ref: string }>(
-    `INSERT INTO cases (ref, idempotency_key, request_id, title, description, queue, priority, person_email)
-     VALUES ('CASE-' || lpad(nextval('case_ref_seq')::text, 6, '0'), $1, $2, $3, $4, 'fulfilment', 'high', $5)
-     ON CONFLICT (idempotency_key) DO UPDATE SET status = 'open' RETURNING ref`,
-    [`${r.id}:${s.id}:manual`, r.id, `Manual step: ${s.label ?? s.id} for ${r.ref} (${r.item.title})`,
-      `Automation could not run: ${reason}.\nDo by hand: ${s.action} with ${inputs}.${r.item.exceptionProcedure ? `\nProcedure: ${r.item.exceptionProcedure}` : ''}`, r.requesterEmail]);
-  const ref = c.rows[0]!.ref;
+  const { ref } = await openCase(db, {
+    key: `${r.id}:${s.id}:manual`, requestId: r.id, title: `Manual step: ${s.label ?? s.id} for ${r.ref} (${r.item.title})`, queue: 'fulfilment', priority: 'high', person: r.requesterEmail, reopen: true,
+    description: `Automation could not run: ${reason}.\nDo by hand: ${s.action} with ${inputs}.${r.item.exceptionProcedure ? `\nProcedure: ${r.item.exceptionProcedure}` : ''}`,
+  });
   for (const f of await peopleWithRole(db, 'fulfiller')) {
     await postMessage(db, f.email, {
       kind: 'prompt',
