@@ -12,20 +12,17 @@
 import bolt from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import express from 'express';
-import type { Catalogue } from '../../catalogue/loader.js';
+import type { ChannelAdapterDeps } from '../channel-adapter.js';
 import type { CatalogueItem } from '../../catalogue/schema.js';
-import type { ConversationService } from '../../conversation/conversation.service.js';
 import { visibleFields } from '../../conversation/dialog-engine.js';
 import { postMessage } from '../../conversation/outbox.repository.js';
 import type { SlackConfig } from '../../config.js';
-import type { Database } from '../../db/database.js';
 import { requesterAttributes, searchPeople, type Person } from '../../directory/directory.repository.js';
 import { isAppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { getApproval, pendingApprovalsFor } from '../../requests/approval.repository.js';
 import { checkEligibility } from '../../requests/eligibility.js';
 import { getRequest } from '../../requests/request.repository.js';
-import type { RequestService } from '../../requests/request.service.js';
 import { validateAnswers } from '../../requests/validate-answers.js';
 import { catalogueModal, denyModal, formValues, homeView, itemFormModal, neutralAction } from './block-kit.js';
 import { slackClientOptions } from './slack-connector.js';
@@ -34,15 +31,7 @@ import { firstDelivery, pruneDedupe, SlackIdentities } from './slack-identity.js
 
 const { App, ExpressReceiver, LogLevel } = bolt;
 
-export interface SlackAdapterDeps {
-  config: SlackConfig;
-  db: Database;
-  catalogue: () => Catalogue;
-  conversation: ConversationService;
-  requests: RequestService;
-  log: Logger;
-  now: () => Date;
-}
+export type SlackAdapterDeps = ChannelAdapterDeps<SlackConfig>;
 
 export interface SlackAdapter {
   /** Mount before any body parser: Bolt verifies the raw body. Empty in Socket Mode. */

@@ -16,18 +16,14 @@
 import botbuilder from 'botbuilder';
 import type { TurnContext as TurnContextT, AdaptiveCardInvokeValue, AdaptiveCardInvokeResponse } from 'botbuilder';
 import express from 'express';
-import type { Catalogue } from '../../catalogue/loader.js';
+import type { ChannelAdapterDeps } from '../channel-adapter.js';
 import type { TeamsConfig } from '../../config.js';
-import type { ConversationService } from '../../conversation/conversation.service.js';
 import { visibleFields } from '../../conversation/dialog-engine.js';
 import type { OutMessage } from '../../conversation/messages.js';
-import type { Database } from '../../db/database.js';
 import { requesterAttributes, searchPeople, type Person } from '../../directory/directory.repository.js';
 import { isAppError } from '../../errors.js';
-import type { Logger } from '../../log.js';
 import { getApproval } from '../../requests/approval.repository.js';
 import { checkEligibility } from '../../requests/eligibility.js';
-import type { RequestService } from '../../requests/request.service.js';
 import { validateAnswers } from '../../requests/validate-answers.js';
 import { firstDelivery } from '../slack/slack-identity.js';
 import { formCard, formValues, neutralFromData, noticeCard, pickCard, readOnly, renderCard, type Card } from './adaptive-cards.js';
@@ -36,15 +32,7 @@ import { TeamsStore } from './teams-store.js';
 
 const { ActivityHandler, CloudAdapter, ConfigurationBotFrameworkAuthentication, TeamsInfo, TurnContext } = botbuilder;
 
-export interface TeamsAdapterDeps {
-  config: TeamsConfig;
-  db: Database;
-  catalogue: () => Catalogue;
-  conversation: ConversationService;
-  requests: RequestService;
-  log: Logger;
-  now: () => Date;
-}
+export type TeamsAdapterDeps = ChannelAdapterDeps<TeamsConfig>;
 
 export interface TeamsAdapter { router: express.Router; dispatcher: TeamsDispatcher; start(): Promise<void>; stop(): Promise<void> }
 
