@@ -168,6 +168,14 @@ export class ConversationService {
   private async applyEffect(res: DialogResult, item: CatalogueItem, person: Person, ev: InboundEvent): Promise<{ state: DialogState; messages: OutMessage[] }> {
     const eff = res.effect;
     if (!eff || eff.type === 'cancelled') return res;
+    if (eff.type === 'handover' && eff.reason === 'misclassified') {
+      // keep the person's own words (they become the training label's text) and drop the wrong suggestion
+      const text = eff.d.originalText ?? item.title;
+      const alternatives = this.deps.classifier().classify(text).alternatives.filter((a) => a.intent !== item.id && this.deps.catalogue().get(a.intent)).slice(0, 3);
+      await this.deps.triage.create({ text, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions: alternatives, reason: `misclassified as ${item.id}` });
+      await audit(this.deps.db, { actor: person.email, action: 'nlu.corrected', subject: ev.conversationId, detail: { text, wrongIntent: item.id } });
+      return res;
+    }
     if (eff.type === 'handover') {
       await this.deps.triage.create({ text: `${eff.d.originalText ?? item.title} (handed over during the ${item.title} dialog: ${eff.reason})`, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions: [{ intent: item.id, confidence: eff.d.confidence ?? 0 }], reason: 'handover' });
       return res;

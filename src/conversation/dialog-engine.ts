@@ -177,6 +177,7 @@ function changeField(item: CatalogueItem, d: DialogData, requester: Record<strin
 }
 
 const CANCEL = /^(cancel|stop|abort|quit|exit|never ?mind|forget it)$/i;
+const MISCLASSIFIED = /^(that'?s not what i (meant|want(ed)?)|not what i meant|wrong (request|item|thing)|that'?s wrong)[.!]*$/i;
 const CONFIRM = /^(yes|y|confirm|submit|ok|okay|correct|looks good|send)$/i;
 
 /** Handles one user input while a dialog is active. */
@@ -193,6 +194,10 @@ export async function continueDialog(
 
   if (act === 'dialog:cancel' || CANCEL.test(text)) {
     return { state: { mode: 'idle' }, messages: [{ kind: 'info', text: `Cancelled: nothing was submitted for ${item.title}.` }], effect: { type: 'cancelled', d } };
+  }
+  if (MISCLASSIFIED.test(text)) {
+    // the classifier picked the wrong item: a person routes it, and their decision becomes a training label
+    return { state: { mode: 'idle' }, messages: [{ kind: 'info', text: `Sorry about that. I've passed "${d.originalText ?? item.title}" to the service desk, who will pick the right request and continue with you here.` }], effect: { type: 'handover', d, reason: 'misclassified' } };
   }
   if (/^(help|\?)$/i.test(text)) {
     return { state, messages: [helpText(item, item.fields.find((f) => f.name === d.asking))] };

@@ -45,3 +45,19 @@ it('lets triage handle a message as a case, telling the requester the case refer
   expect(c).toMatchObject({ queue: 'service-desk', person_email: 'erin.employee@example.com', status: 'open' });
   expect((await erin.inbox()).map((m) => m.text).join('\n')).toContain(`as case ${c!.ref}`);
 });
+
+it('"that\'s not what I meant" sends the original words to triage without the wrong suggestion; the triage decision is the label', async () => {
+  const { WebUser } = await import('../support/web-client.js');
+  const erin = new WebUser(t.base, 'erin.employee@example.com');
+  const tara = new WebUser(t.base, 'tara.triage@example.com');
+  await erin.say('cancel');
+  const m = await erin.say('I need access to the finance drive');
+  expect(m.map((x) => x.text).join(' ')).toMatch(/Shared drive access/);
+  const back = await erin.say("that's not what I meant");
+  expect(back.at(-1)!.text).toMatch(/passed "I need access to the finance drive" to the service desk/);
+  const [item] = (await t.app.db.query(`SELECT id, text, suggestions FROM triage_items WHERE text = 'I need access to the finance drive' ORDER BY created_at DESC LIMIT 1`)).rows;
+  expect(item!.suggestions.map((s: { intent: string }) => s.intent)).not.toContain('shared-drive-access');
+  await tara.click(`triage:${item!.id}:assign:app-access`);
+  expect((await t.app.db.query(`SELECT intent FROM training_labels WHERE text = 'I need access to the finance drive'`)).rows).toEqual([{ intent: 'app-access' }]);
+  expect((await t.app.db.query(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'nlu.corrected'`)).rows[0]!.n).toBe(1);
+});
