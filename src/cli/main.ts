@@ -12,6 +12,8 @@ const USAGE = `usage: errand <command>
   train                        train the intent model from intents/ into models/
   classify "text"              print the ranked catalogue items with confidences
   classify --jsonl             one message per line on stdin -> one JSON result per line
+  feedback review [--accept ids|all] [--reject ids] [--reviewer e-mail]
+                               triage labels waiting for review before "train --with-feedback"
   report compliance --from <date> --to <date> [--item id] [--format json|csv]
                                requests with approvals, actions and grants (audit evidence)
   teams package --app-id <GUID> --host <host> [--out file.zip]
@@ -56,6 +58,30 @@ export async function runCli(argv: string[]): Promise<number> {
   if (cmd === 'audit' && sub === 'verify') {
     const { runAuditCommand } = await import('./audit-commands.js');
     return runAuditCommand(sub, rest);
+  }
+  if (cmd === 'feedback' && sub === 'review') {
+    const opt = (name: string) => { const i = rest.indexOf(`--${name}`); return i >= 0 ? rest[i + 1] : undefined; };
+    const config = loadConfig();
+    const { openDatabase } = await import('../db/database.js');
+    const { migrate } = await import('../db/migrate.js');
+    const { pendingLabels, reviewLabels } = await import('../nlu/feedback.js');
+    const db = await openDatabase(config.database.kind === 'postgres' ? { kind: 'postgres', url: config.database.url } : { kind: 'pglite', dataDir: config.database.dataDir });
+    try {
+      await migrate(db);
+      for (const [flag, decision] of [['accept', 'accepted'], ['reject', 'rejected']] as const) {
+        const v = opt(flag);
+        if (v === undefined) continue;
+        const reviewer = opt('reviewer');
+        if (!reviewer) { process.stderr.write('feedback review: --reviewer <e-mail> is needed with --accept/--reject\n'); return 2; }
+        const ids = v === 'all' ? 'all' : v.split(',').map((x) => Number(x.trim())).filter((n) => Number.isInteger(n) && n > 0);
+        process.stdout.write(`${await reviewLabels(db, ids, decision, reviewer)} label(s) ${decision}\n`);
+      }
+      const pending = await pendingLabels(db);
+      process.stdout.write(pending.length ? `${pending.length} label(s) waiting for review:\n${pending.map((l) => `  #${l.id}  ${l.intent.padEnd(20)} "${l.text}"  (${l.source}, ${l.labelledBy ?? '?'})`).join('\n')}\n` : 'no labels waiting for review\n');
+      return 0;
+    } finally {
+      await db.close();
+    }
   }
   if (cmd === 'report' && sub === 'compliance') {
     const opt = (name: string) => { const i = rest.indexOf(`--${name}`); return i >= 0 ? rest[i + 1] : undefined; };

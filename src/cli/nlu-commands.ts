@@ -1,7 +1,7 @@
 /**
  * `errand train` and `errand classify`: the intent classifier from the command line.
  *
- *   errand train [--eval] [--tune] [--threshold X] [--margin X]
+ *   errand train [--eval] [--tune] [--with-feedback] [--threshold X] [--margin X]
  *       reads <root>/intents/*.yaml, trains on every example, writes <root>/models/intent-model.json and
  *       prints counts, training time and the held-out evaluation (trained on 80 %, measured on the fixed
  *       20 %). --eval: only the evaluation, with per-intent figures and the misclassified examples, and
@@ -42,7 +42,7 @@ export interface NluIo {
 }
 
 const USAGE = `usage:
-  errand train [--eval] [--tune] [--threshold X] [--margin X]
+  errand train [--eval] [--tune] [--with-feedback] [--threshold X] [--margin X]
   errand classify [--threshold X] [--margin X] "text"
   errand classify --jsonl [--threshold X] [--margin X]    (one message per stdin line)
 `;
@@ -92,9 +92,27 @@ function formatMetrics(m: Metrics, indent = '  '): string {
   ].join('\n');
 }
 
+/** Folds reviewed, accepted labels from the database into intents/ before training. */
+async function foldFeedback(root: string, out: (s: string) => void): Promise<void> {
+  const { loadConfig } = await import('../config.js');
+  const { openDatabase } = await import('../db/database.js');
+  const { migrate } = await import('../db/migrate.js');
+  const { foldAccepted } = await import('../nlu/feedback.js');
+  const config = loadConfig();
+  const db = await openDatabase(config.database.kind === 'postgres' ? { kind: 'postgres', url: config.database.url } : { kind: 'pglite', dataDir: config.database.dataDir });
+  try {
+    await migrate(db);
+    const r = await foldAccepted(db, path.join(root, INTENTS_DIR));
+    out(`feedback: ${r.added} accepted example(s) added to intents/, ${r.skipped} already there${r.unknown.length ? `; unknown intents: ${r.unknown.join(', ')}` : ''}`);
+  } finally {
+    await db.close();
+  }
+}
+
 async function train(args: readonly string[], root: string, io: NluIo): Promise<number> {
-  const p = parseArgs(args, ['eval', 'tune'], ['threshold', 'margin']);
+  const p = parseArgs(args, ['eval', 'tune', 'with-feedback'], ['threshold', 'margin']);
   if (p.rest.length) throw new UsageError(`unexpected argument ${p.rest[0]}`);
+  if (p.flags.has('with-feedback')) await foldFeedback(root, (s) => void io.stdout.write(`${s}\n`));
   const decision = { threshold: unitOption(p, 'threshold', DEFAULT_THRESHOLD), margin: unitOption(p, 'margin', DEFAULT_MARGIN) };
   const out = (s: string): void => void io.stdout.write(`${s}\n`);
 
