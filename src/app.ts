@@ -116,7 +116,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const model = await loadModel(config.modelFile);
   const classifier: IntentClassifier = createClassifier(model, { threshold: config.nluThreshold ?? DEFAULT_THRESHOLD });
 
-  const db = o.db ?? await openDatabase(config.database.kind === 'postgres' ? { kind: 'postgres', url: config.database.url } : { kind: 'pglite', dataDir: config.database.dataDir });
+  const db = o.db ?? await openDatabase(config.database);
   await migrate(db);
   await seedDirectory(db, config.directorySeed);
   await db.transaction((tx) => syncRoleGroups(tx, policy.roleGroups));

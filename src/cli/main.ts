@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { checkCatalogueDir, formatCatalogueErrors } from '../catalogue/loader.js';
 import { loadConfig } from '../config.js';
+import { optionOf, withConfiguredDatabase } from './with-database.js';
 
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 
@@ -45,7 +46,7 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   if (cmd === 'teams' && sub === 'package') {
     const { packageTeamsApp } = await import('./teams-package.js');
-    const opt = (name: string) => { const i = rest.indexOf(`--${name}`); return i >= 0 ? rest[i + 1] : undefined; };
+    const opt = (name: string) => optionOf(rest, name);
     try {
       const { file, bytes } = await packageTeamsApp({ root: ROOT, appId: opt('app-id') ?? loadConfig().teams?.appId, host: opt('host'), out: opt('out') });
       process.stdout.write(`Teams app package written: ${file} (${bytes} bytes). Upload it in Teams → Apps → Manage your apps → Upload an app.\n`);
@@ -60,14 +61,9 @@ export async function runCli(argv: string[]): Promise<number> {
     return runAuditCommand(sub, rest);
   }
   if (cmd === 'feedback' && sub === 'review') {
-    const opt = (name: string) => { const i = rest.indexOf(`--${name}`); return i >= 0 ? rest[i + 1] : undefined; };
-    const config = loadConfig();
-    const { openDatabase } = await import('../db/database.js');
-    const { migrate } = await import('../db/migrate.js');
+    const opt = (name: string) => optionOf(rest, name);
     const { pendingLabels, reviewLabels } = await import('../nlu/feedback.js');
-    const db = await openDatabase(config.database.kind === 'postgres' ? { kind: 'postgres', url: config.database.url } : { kind: 'pglite', dataDir: config.database.dataDir });
-    try {
-      await migrate(db);
+    return withConfiguredDatabase(async (db) => {
       for (const [flag, decision] of [['accept', 'accepted'], ['reject', 'rejected']] as const) {
         const v = opt(flag);
         if (v === undefined) continue;
@@ -79,29 +75,22 @@ export async function runCli(argv: string[]): Promise<number> {
       const pending = await pendingLabels(db);
       process.stdout.write(pending.length ? `${pending.length} label(s) waiting for review:\n${pending.map((l) => `  #${l.id}  ${l.intent.padEnd(20)} "${l.text}"  (${l.source}, ${l.labelledBy ?? '?'})`).join('\n')}\n` : 'no labels waiting for review\n');
       return 0;
-    } finally {
-      await db.close();
-    }
+    }, { migrate: true });
   }
   if (cmd === 'report' && sub === 'compliance') {
-    const opt = (name: string) => { const i = rest.indexOf(`--${name}`); return i >= 0 ? rest[i + 1] : undefined; };
+    const opt = (name: string) => optionOf(rest, name);
     const from = new Date(opt('from') ?? ''), to = new Date(opt('to') ?? '');
     const format = opt('format') ?? 'json';
     if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || !['json', 'csv'].includes(format)) {
       process.stderr.write('usage: errand report compliance --from <ISO date> --to <ISO date> [--item <id>] [--format json|csv]\n');
       return 2;
     }
-    const config = loadConfig();
-    const { openDatabase } = await import('../db/database.js');
     const { complianceReport, toCsv } = await import('../governance/compliance-report.js');
-    const db = await openDatabase(config.database.kind === 'postgres' ? { kind: 'postgres', url: config.database.url } : { kind: 'pglite', dataDir: config.database.dataDir });
-    try {
+    return withConfiguredDatabase(async (db) => {
       const rows = await complianceReport(db, { from, to, ...(opt('item') ? { item: opt('item') } : {}) });
       process.stdout.write(format === 'csv' ? toCsv(rows) : `${JSON.stringify(rows, null, 2)}\n`);
       return 0;
-    } finally {
-      await db.close();
-    }
+    });
   }
   if (cmd === 'train' || cmd === 'classify') {
     const { runNluCommand } = await import('./nlu-commands.js');

@@ -94,19 +94,10 @@ function formatMetrics(m: Metrics, indent = '  '): string {
 
 /** Folds reviewed, accepted labels from the database into intents/ before training. */
 async function foldFeedback(root: string, out: (s: string) => void): Promise<void> {
-  const { loadConfig } = await import('../config.js');
-  const { openDatabase } = await import('../db/database.js');
-  const { migrate } = await import('../db/migrate.js');
+  const { withConfiguredDatabase } = await import('./with-database.js');
   const { foldAccepted } = await import('../nlu/feedback.js');
-  const config = loadConfig();
-  const db = await openDatabase(config.database.kind === 'postgres' ? { kind: 'postgres', url: config.database.url } : { kind: 'pglite', dataDir: config.database.dataDir });
-  try {
-    await migrate(db);
-    const r = await foldAccepted(db, path.join(root, INTENTS_DIR));
-    out(`feedback: ${r.added} accepted example(s) added to intents/, ${r.skipped} already there${r.unknown.length ? `; unknown intents: ${r.unknown.join(', ')}` : ''}`);
-  } finally {
-    await db.close();
-  }
+  const r = await withConfiguredDatabase((db) => foldAccepted(db, path.join(root, INTENTS_DIR)), { migrate: true });
+  out(`feedback: ${r.added} accepted example(s) added to intents/, ${r.skipped} already there${r.unknown.length ? `; unknown intents: ${r.unknown.join(', ')}` : ''}`);
 }
 
 async function train(args: readonly string[], root: string, io: NluIo): Promise<number> {

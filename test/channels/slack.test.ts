@@ -2,7 +2,7 @@
  * Slack end to end over HTTP against the running server: signed Events API / interaction /
  * command payloads in, the Web API faked with nock and asserted.
  */
-import nock from 'nock';
+import { onlyLoopback, restoreNet } from '../support/net.js';
 import { eventually, startTestApp, type TestApp } from '../support/test-app.js';
 import {
   actionIds, blockAction, blockText, dmEvent, fakeSlackApi, rateLimits, sendCommand, sendEvent, sendInteraction, sign, slackEnv, TRIAGE_CHANNEL, type SlackCall,
@@ -12,16 +12,13 @@ let t: TestApp;
 let calls: SlackCall[];
 
 beforeAll(async () => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  onlyLoopback();
   calls = fakeSlackApi();
   t = await startTestApp({ env: slackEnv() });
 });
 afterAll(async () => {
   await t?.close();
-  nock.cleanAll();
-  nock.enableNetConnect();
-  nock.restore();
+  restoreNet();
 });
 
 const posts = (channel: string) => calls.filter((c) => c.method === 'chat.postMessage' && c.args.channel === channel);

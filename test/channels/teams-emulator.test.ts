@@ -1,12 +1,12 @@
 /** Development mode (no app id): unauthenticated activities are accepted, replies go to the activity's serviceUrl. */
 import nock from 'nock';
+import { onlyLoopback, restoreNet } from '../support/net.js';
 import { eventually, startTestApp, type TestApp } from '../support/test-app.js';
 
 let t: TestApp;
 const sent: { conv: string; body: any }[] = [];
 beforeAll(async () => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  onlyLoopback();
   nock('https://emulator.test').persist().post(/\/v3\/conversations\/[^/]+\/activities.*/).reply(function (uri, body) {
     sent.push({ conv: decodeURIComponent(/conversations\/([^/]+)/.exec(uri)![1]!), body });
     return [200, { id: `e-${sent.length}` }];
@@ -15,9 +15,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t?.close();
-  nock.cleanAll();
-  nock.enableNetConnect();
-  nock.restore();
+  restoreNet();
 });
 
 it('accepts an Emulator activity without a token and answers at its serviceUrl', async () => {

@@ -2,7 +2,7 @@
  * Teams end to end over HTTP with real Bot Framework JWT validation: a test RSA key served as
  * OpenID metadata (nock), signed channel tokens, the bot's token request and connector calls faked.
  */
-import nock from 'nock';
+import { onlyLoopback, restoreNet } from '../support/net.js';
 import { eventually, startTestApp, type TestApp } from '../support/test-app.js';
 import {
   activity, APP_ID, cardActions, cardOf, cardText, channelToken, connectorFailures, execute, fakeTeams, message, post, SERVICE_URL, strangerKey, teamsEnv, TENANT, TRIAGE_CONV, type ConnectorCall,
@@ -12,16 +12,13 @@ let t: TestApp;
 let calls: ConnectorCall[];
 
 beforeAll(async () => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  onlyLoopback();
   calls = fakeTeams();
   t = await startTestApp({ env: teamsEnv() });
 });
 afterAll(async () => {
   await t?.close();
-  nock.cleanAll();
-  nock.enableNetConnect();
-  nock.restore();
+  restoreNet();
 });
 
 const sends = (conv: string) => calls.filter((c) => c.method === 'send' && c.conversation === conv);

@@ -7,6 +7,7 @@ import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import nock from 'nock';
+import { onlyLoopback, restoreNet } from '../support/net.js';
 import { checkCatalogueDir } from '../../src/catalogue/loader.js';
 import { PROJECT_ROOT } from '../../src/config.js';
 import { loadConnectors, ConnectorConfigError } from '../../src/fulfilment/connectors/registry.js';
@@ -49,8 +50,7 @@ workflow:
 let t: TestApp;
 let dir: string;
 beforeAll(async () => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  onlyLoopback();
   dir = await mkdtemp(path.join(tmpdir(), 'conn-cat-'));
   await cp(path.join(PROJECT_ROOT, 'dialogs'), dir, { recursive: true });
   await writeFile(path.join(dir, '_connectors.yaml'), CONNECTORS);
@@ -59,9 +59,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t?.close();
-  nock.cleanAll();
-  nock.enableNetConnect();
-  nock.restore();
+  restoreNet();
 });
 
 it('runs a workflow step through a configured connector with its secret, mapping and idempotency key', async () => {

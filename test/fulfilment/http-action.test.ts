@@ -3,19 +3,17 @@
  * idempotency key, retry on 503, and fail-over to a person on a 4xx.
  */
 import nock from 'nock';
+import { onlyLoopback, restoreNet } from '../support/net.js';
 import { startTestApp, eventually, type TestApp } from '../support/test-app.js';
 
 let t: TestApp;
 beforeAll(async () => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  onlyLoopback();
   t = await startTestApp({ env: { LOG_LEVEL: process.env.DEBUG_LOG ?? 'silent' } });
 });
 afterAll(async () => {
   await t?.close();
-  nock.cleanAll();
-  nock.enableNetConnect();
-  nock.restore();
+  restoreNet();
 });
 
 async function submitReset(): Promise<{ id: string; ref: string }> {

@@ -8,6 +8,7 @@ import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import nock from 'nock';
+import { onlyLoopback, restoreNet } from '../support/net.js';
 import { PROJECT_ROOT } from '../../src/config.js';
 import { eventually, startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -66,8 +67,7 @@ const ITEMS: Record<string, string> = {
 
 let t: TestApp;
 beforeAll(async () => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  onlyLoopback();
   const dir = await mkdtemp(path.join(tmpdir(), 'orch-cat-'));
   await cp(path.join(PROJECT_ROOT, 'dialogs'), dir, { recursive: true });
   for (const [id, text] of Object.entries(ITEMS)) await writeFile(path.join(dir, `${id}.yaml`), text);
@@ -75,9 +75,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t?.close();
-  nock.cleanAll();
-  nock.enableNetConnect();
-  nock.restore();
+  restoreNet();
 });
 
 const q = (sql: string, p: unknown[] = []) => t.app.db.query(sql, p).then((r) => r.rows);

@@ -3,6 +3,7 @@ import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import nock from 'nock';
+import { onlyLoopback, restoreNet } from '../support/net.js';
 import { PROJECT_ROOT } from '../../src/config.js';
 import { findPerson } from '../../src/directory/directory.repository.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -36,15 +37,14 @@ const user = (email: string, name: string, dept: string, extra: Record<string, u
 
 let t: TestApp;
 beforeAll(async () => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  onlyLoopback();
   const dir = await mkdtemp(path.join(tmpdir(), 'idsync-'));
   await cp(path.join(PROJECT_ROOT, 'dialogs'), dir, { recursive: true });
   await writeFile(path.join(dir, '_connectors.yaml'), CONNECTORS);
   await writeFile(path.join(dir, '_governance.yaml'), 'identitySync: { action: hrdir.listPeople, everyMinutes: 60 }\n');
   t = await startTestApp({ env: { CATALOGUE_DIR: dir, CONNECTORS_FILE: path.join(dir, '_connectors.yaml'), GOVERNANCE_FILE: path.join(dir, '_governance.yaml'), HRDIR_TOKEN: 'scim-token' } });
 });
-afterAll(async () => { await t?.close(); nock.cleanAll(); nock.enableNetConnect(); nock.restore(); });
+afterAll(async () => { await t?.close(); restoreNet(); });
 
 it('adds new hires, updates attributes and groups, and disables people marked inactive', async () => {
   nock('https://hr-scim.test', { reqheaders: { authorization: 'Bearer scim-token' } }).get('/scim/v2/Users').reply(200, {

@@ -5,6 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import nock from 'nock';
+import { onlyLoopback, restoreNet } from '../support/net.js';
 import { pino } from 'pino';
 import { eventually, startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -12,13 +13,12 @@ const IBAN = 'DE89370400440532013000';
 const lines: string[] = [];
 let t: TestApp;
 beforeAll(async () => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  onlyLoopback();
   nock(/example\.com/).persist().post(/.*/).reply(202, { ok: true });
   const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
   t = await startTestApp({ env: { LOG_LEVEL: 'debug' }, app: { log: pino({ level: 'trace' }, sink) } });
 });
-afterAll(async () => { await t?.close(); nock.cleanAll(); nock.enableNetConnect(); nock.restore(); });
+afterAll(async () => { await t?.close(); restoreNet(); });
 
 it('keeps the IBAN out of logs, audit, step inputs and other people\'s messages', async () => {
   const item = t.app.catalogue.get('payroll-change')!;

@@ -7,6 +7,7 @@ import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import nock from 'nock';
+import { onlyLoopback, restoreNet } from '../support/net.js';
 import { PROJECT_ROOT } from '../../src/config.js';
 import { addToGroup } from '../../src/directory/directory.repository.js';
 import { eventually, startTestApp, type TestApp } from '../support/test-app.js';
@@ -29,8 +30,7 @@ const grant = (group: string) => `  - id: grant
 
 let t: TestApp;
 beforeAll(async () => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  onlyLoopback();
   nock('https://erp-down.test').persist().post('/grant').reply(503, 'down');
   const dir = await mkdtemp(path.join(tmpdir(), 'sod-cat-'));
   await cp(path.join(PROJECT_ROOT, 'dialogs'), dir, { recursive: true });
@@ -42,7 +42,7 @@ beforeAll(async () => {
   await addToGroup(t.app.db, 'erin.employee@example.com', 'ap-clerk', null, 'test');
   await addToGroup(t.app.db, 'erin.employee@example.com', 'dev', null, 'test');
 });
-afterAll(async () => { await t?.close(); nock.cleanAll(); nock.enableNetConnect(); nock.restore(); });
+afterAll(async () => { await t?.close(); restoreNet(); });
 
 const post = (body: unknown) => fetch(`${t.base}/api/requests`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer test-key' }, body: JSON.stringify(body) });
 

@@ -1,15 +1,15 @@
 /** Throttling (the 4th password reset in an hour is refused), eligibility by location/group, re-checked before fulfilment. */
 import nock from 'nock';
+import { onlyLoopback, restoreNet } from '../support/net.js';
 import { startTestApp, eventually, type TestApp } from '../support/test-app.js';
 
 let t: TestApp;
 beforeAll(async () => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  onlyLoopback();
   nock('https://idm.example.com').persist().post('/api/password-resets').reply(202, { queued: true });
   t = await startTestApp({ env: { ALERT_RECIPIENTS: 'sam.security@example.com' } });
 });
-afterAll(async () => { await t?.close(); nock.cleanAll(); nock.enableNetConnect(); nock.restore(); });
+afterAll(async () => { await t?.close(); restoreNet(); });
 
 const post = (body: unknown) => fetch(`${t.base}/api/requests`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer test-key' }, body: JSON.stringify(body) });
 
