@@ -25,12 +25,12 @@ import {
   loadIntents,
   loadModel,
   OUT_OF_SCOPE,
-  trainModel,
   type Classification,
   type Classifier,
 } from '../nlu/classifier.js';
 import { evaluateHeldOut, HOLDOUT_EVERY, MISROUTE_COST, tuneDecision, splitHeldOut, type Metrics } from '../nlu/evaluate.js';
 import { serialiseModel } from '../nlu/model.js';
+import { CALIBRATION_FOLDS, trainCalibratedModel } from '../nlu/train.js';
 
 export const MODEL_PATH = path.join('models', 'intent-model.json');
 export const INTENTS_DIR = 'intents';
@@ -114,7 +114,7 @@ async function train(args: readonly string[], root: string, io: NluIo): Promise<
 
   if (!p.flags.has('eval')) {
     const t0 = performance.now();
-    const model = trainModel(data);
+    const model = trainCalibratedModel(data);
     const ms = performance.now() - t0;
     const file = path.join(root, MODEL_PATH);
     const text = serialiseModel(model);
@@ -123,6 +123,8 @@ async function train(args: readonly string[], root: string, io: NluIo): Promise<
     await writeFile(tmp, text);
     await rename(tmp, file);
     out(`trained on all ${model.training.examples} examples in ${Math.round(ms)} ms: ${Object.keys(model.weights).length} features × ${model.classes.length} classes`);
+    const cal = model.calibration!;
+    out(`calibration: temperature ${cal.temperature} fitted on ${cal.examples} out-of-fold predictions (${CALIBRATION_FOLDS}-fold); expected calibration error ${cal.eceBefore} → ${cal.eceAfter}`);
     out(`wrote ${path.relative(root, file) || file} (${(Buffer.byteLength(text) / 1024).toFixed(0)} KB)`);
   }
 
@@ -130,12 +132,17 @@ async function train(args: readonly string[], root: string, io: NluIo): Promise<
   const m = report.metrics;
   out(`held-out evaluation: trained on ${report.trainExamples} examples (${Math.round(report.trainMs)} ms), tested on the fixed ${report.testExamples} (every ${HOLDOUT_EVERY}th example of each file); threshold ${decision.threshold}, margin ${decision.margin}`);
   out(formatMetrics(m));
+  out(`  calibration         temperature ${report.calibration.temperature}; held-out expected calibration error ${report.calibration.heldOut.ece.toFixed(3)}`);
   out(`  classify latency    mean ${report.latency.meanMs.toFixed(3)} ms, p99 ${report.latency.p99Ms.toFixed(3)} ms, max ${report.latency.maxMs.toFixed(3)} ms`);
 
   if (p.flags.has('eval')) {
     out('per label (precision / recall / F1 / support):');
     for (const [label, s] of Object.entries(m.perLabel)) {
       out(`  ${label.padEnd(22)} ${pct(s.precision)} / ${pct(s.recall)} / ${pct(s.f1)} / ${s.support}`);
+    }
+    out('reliability on the held-out part (top-class confidence bin: messages, mean confidence → share right):');
+    for (const b of report.calibration.heldOut.bins) {
+      if (b.count) out(`  ${b.from.toFixed(1)}–${b.to.toFixed(1)}  ${String(b.count).padStart(4)}  ${pct(b.meanConfidence)} → ${pct(b.accuracy)}`);
     }
     out(`misclassified (${m.errors.length}):`);
     for (const e of m.errors) {

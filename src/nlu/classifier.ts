@@ -137,7 +137,7 @@ export interface Scorer {
   score(text: string): Float64Array | null;
 }
 
-/** The model's softmax probabilities, before any decision (used by createClassifier and evaluation). */
+/** The model's softmax probabilities (at its calibrated temperature), before any decision (used by createClassifier and evaluation). */
 export function createScorer(model: IntentModel): Scorer {
   const classes = model.classes;
   const C = classes.length;
@@ -147,6 +147,7 @@ export function createScorer(model: IntentModel): Scorer {
   const idf = new Map(Object.entries(model.idf));
   const unknownIdf = model.unknownIdf;
   const featureOptions: FeatureOptions = model.featureOptions;
+  const inverseTemperature = 1 / (model.calibration?.temperature ?? 1);
 
   // Known words: any surface word seen in training, or any word with the same stem.
   const knownStems = new Set<string>(Object.keys(model.vocabulary).map(stem));
@@ -175,7 +176,10 @@ export function createScorer(model: IntentModel): Scorer {
       if (w) for (let c = 0; c < C; c++) p[c]! += w[c]! * x;
     }
     let max = -Infinity;
-    for (let c = 0; c < C; c++) if (p[c]! > max) max = p[c]!;
+    for (let c = 0; c < C; c++) {
+      p[c] = p[c]! * inverseTemperature;
+      if (p[c]! > max) max = p[c]!;
+    }
     let sum = 0;
     for (let c = 0; c < C; c++) { p[c] = Math.exp(p[c]! - max); sum += p[c]!; }
     for (let c = 0; c < C; c++) p[c] = p[c]! / sum;

@@ -11,8 +11,12 @@
  *   - misrouteRate: examples routed 'fulfil' to a wrong intent (incl. out-of-scope ones) / all examples.
  */
 import { performance } from 'node:perf_hooks';
-import { createClassifier, createScorer, decide, type Classification } from './classifier.js';
-import { OUT_OF_SCOPE, trainModel, type IntentExamples, type IntentModel, type TrainOptions } from './model.js';
+import { createClassifier, decide, type Classification } from './classifier.js';
+import { type IntentExamples, type IntentModel, type TrainOptions } from './model.js';
+import { applyTemperature, fitTemperature, reliability } from './calibration.js';
+import { calibrationExamples, crossValidatedScores, scoreAll, trainCalibratedModel, type Scored } from './train.js';
+
+export type { Scored } from './train.js';
 
 export const HOLDOUT_EVERY = 5;
 
@@ -84,18 +88,6 @@ export function computeMetrics(preds: readonly LabelledPrediction[], intents: re
   };
 }
 
-/** One message with its expected intent (null: out of scope) and its class probabilities (null: no known word). */
-export interface Scored { text: string; expected: string | null; p: Float64Array | null }
-
-function scoreAll(model: IntentModel, test: readonly IntentExamples[]): Scored[] {
-  const scorer = createScorer(model);
-  const out: Scored[] = [];
-  for (const d of test) {
-    for (const text of d.examples) out.push({ text, expected: d.intent === OUT_OF_SCOPE ? null : d.intent, p: scorer.score(text) });
-  }
-  return out;
-}
-
 function metricsAt(scored: readonly Scored[], model: IntentModel, threshold: number, margin: number): Metrics {
   const oos = model.outOfScope === null ? -1 : model.classes.indexOf(model.outOfScope);
   const preds = scored.map((s) => ({ text: s.text, expected: s.expected, got: decide(s.text, s.p, model.classes, oos, threshold, margin) }));
@@ -109,6 +101,8 @@ export interface HeldOutReport {
   threshold: number;
   margin: number;
   metrics: Metrics;
+  /** The evaluation model's temperature and how well its confidences match reality on the held-out part. */
+  calibration: { temperature: number; heldOut: ReturnType<typeof reliability> };
   /** classify() wall time per held-out message (first sight of each; the JIT warmed on the training texts). */
   latency: { meanMs: number; p99Ms: number; maxMs: number };
 }
@@ -121,9 +115,11 @@ export function evaluateHeldOut(
 ): HeldOutReport {
   const { train, test } = splitHeldOut(data);
   const t0 = performance.now();
-  const model = trainModel(train, trainOpts);
+  const model = trainCalibratedModel(train, trainOpts);
   const trainMs = performance.now() - t0;
-  const metrics = metricsAt(scoreAll(model, test), model, decision.threshold, decision.margin);
+  const scored = scoreAll(model, test);
+  const metrics = metricsAt(scored, model, decision.threshold, decision.margin);
+  const calibration = { temperature: model.calibration?.temperature ?? 1, heldOut: reliability(calibrationExamples(scored, model.classes)) };
   const count = (ds: readonly IntentExamples[]): number => ds.reduce((n, d) => n + d.examples.length, 0);
   const classifier = createClassifier(model, decision);
   const texts = test.flatMap((d) => d.examples);
@@ -139,7 +135,7 @@ export function evaluateHeldOut(
     p99Ms: times[Math.min(times.length - 1, Math.floor(times.length * 0.99))] ?? 0,
     maxMs: times[times.length - 1] ?? 0,
   };
-  return { trainExamples: count(train), testExamples: count(test), trainMs, ...decision, metrics, latency };
+  return { trainExamples: count(train), testExamples: count(test), trainMs, ...decision, metrics, calibration, latency };
 }
 
 export interface TuneResult {
@@ -168,29 +164,20 @@ export function routingUtility(m: Metrics, misrouteCost = MISROUTE_COST): number
   return m.examples ? (correct - misrouteCost * m.misrouteRate * m.examples) / m.examples : 0;
 }
 
-/** Out-of-fold probabilities by k-fold cross-validation (fold of example i = i mod k, per intent). */
-export function crossValidatedScores(data: readonly IntentExamples[], folds = 5, trainOpts: Partial<TrainOptions> = {}): { scored: Scored[]; model: IntentModel } {
-  const scored: Scored[] = [];
-  let model: IntentModel | undefined;
-  for (let k = 0; k < folds; k++) {
-    const train = data.map((d) => ({ intent: d.intent, examples: d.examples.filter((_, i) => i % folds !== k) }));
-    const test = data.map((d) => ({ intent: d.intent, examples: d.examples.filter((_, i) => i % folds === k) }));
-    model = trainModel(train, trainOpts);
-    scored.push(...scoreAll(model, test));
-  }
-  return { scored, model: model! };
-}
-
 /**
  * Chooses threshold and margin: k-fold cross-validation on `data` gives out-of-fold probabilities,
- * then the threshold × margin grid point with the highest routingUtility wins (ties: higher threshold,
+ * rescaled by the temperature fitted on them (so the grid is over calibrated confidences, as the
+ * shipped model gives them — see train.ts), then the threshold × margin grid point with the highest routingUtility wins (ties: higher threshold,
  * then larger margin — the safer choice). Pass the TRAINING part of the split, never the held-out part.
  */
 export function tuneDecision(
   data: readonly IntentExamples[],
   opts: { folds?: number; misrouteCost?: number; trainOpts?: Partial<TrainOptions> } = {},
 ): TuneResult {
-  const { scored, model } = crossValidatedScores(data, opts.folds ?? 5, opts.trainOpts);
+  const cv = crossValidatedScores(data, opts.folds ?? 5, opts.trainOpts);
+  const model = cv.model;
+  const t = fitTemperature(calibrationExamples(cv.scored, model.classes));
+  const scored = cv.scored.map((s) => ({ ...s, p: s.p === null ? null : applyTemperature(s.p, t) }));
   let best: TuneResult | undefined;
   const grid: TuneResult['grid'] = [];
   for (const threshold of THRESHOLD_GRID) {

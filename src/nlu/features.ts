@@ -10,8 +10,12 @@ import { STOPWORDS, stem } from './text.js';
 export interface FeatureOptions {
   /** Weight of a bigram relative to a unigram (0 disables bigrams). */
   bigramWeight: number;
-  /** Character n-gram length (0 disables them); n-grams are taken from `<word>`. */
+  /** Longest character n-gram (0 disables them); n-grams are taken from `<word>`. */
   charNgram: number;
+  /** Shortest character n-gram (default: charNgram, i.e. one length only). */
+  charNgramFrom?: number;
+  /** Also take character n-grams across word boundaries (`<new>_<laptop>`), over the whole message. */
+  charAcrossWords?: boolean;
   /** Weight of a character n-gram relative to a unigram. */
   charWeight: number;
   /** Multiply by the smoothed inverse document frequency (ln((N+1)/(df+1)) + 1). */
@@ -47,10 +51,11 @@ export function rawFeatures(words: readonly string[], opts: FeatureOptions): Fea
     for (let i = 0; i + 1 < seq.length; i++) v.set(`b:${seq[i]} ${seq[i + 1]}`, opts.bigramWeight);
   }
   if (opts.charNgram > 0 && opts.charWeight > 0) {
-    const n = opts.charNgram;
-    for (const w of words) {
-      const padded = `<${w}>`;
-      for (let i = 0; i + n <= padded.length; i++) v.set(`c:${padded.slice(i, i + n)}`, opts.charWeight);
+    const pieces = opts.charAcrossWords ? [words.map((w) => `<${w}>`).join(' ')] : words.map((w) => `<${w}>`);
+    for (let n = opts.charNgramFrom ?? opts.charNgram; n <= opts.charNgram; n++) {
+      for (const padded of pieces) {
+        for (let i = 0; i + n <= padded.length; i++) v.set(`c:${padded.slice(i, i + n)}`, opts.charWeight);
+      }
     }
   }
   return v;

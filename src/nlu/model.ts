@@ -45,6 +45,8 @@ const finite = z.number().finite();
 const featureOptionsSchema = z.object({
   bigramWeight: finite.min(0),
   charNgram: z.number().int().min(0).max(8),
+  charNgramFrom: z.number().int().min(1).max(8).optional(),
+  charAcrossWords: z.boolean().optional(),
   charWeight: finite.min(0),
   idf: z.boolean(),
   dropStopwords: z.boolean(),
@@ -75,6 +77,16 @@ export const intentModelSchema = z
       }),
       dataSha256: z.string().regex(/^[0-9a-f]{64}$/),
     }),
+    /** Temperature scaling fitted on held-out predictions (see calibration.ts); absent = uncalibrated. */
+    calibration: z
+      .object({
+        method: z.literal('temperature'),
+        temperature: finite.positive(),
+        examples: z.number().int().nonnegative(),
+        eceBefore: finite.min(0),
+        eceAfter: finite.min(0),
+      })
+      .optional(),
   })
   .superRefine((m, ctx) => {
     const c = m.classes.length;
@@ -211,6 +223,8 @@ export function trainModel(data: readonly IntentExamples[], opts: Partial<TrainO
     outOfScope: classes.includes(OUT_OF_SCOPE) ? OUT_OF_SCOPE : null,
     featureOptions: {
       bigramWeight: o.bigramWeight, charNgram: o.charNgram, charWeight: o.charWeight, idf: o.idf, dropStopwords: o.dropStopwords, unknownWeight: o.unknownWeight,
+      ...(o.charNgramFrom !== undefined ? { charNgramFrom: o.charNgramFrom } : {}),
+      ...(o.charAcrossWords !== undefined ? { charAcrossWords: o.charAcrossWords } : {}),
     },
     bias: Array.from(theta.subarray(F * C), (x) => round(x, 3)),
     weights,
@@ -222,6 +236,8 @@ export function trainModel(data: readonly IntentExamples[], opts: Partial<TrainO
       perClass: perClassRecord,
       options: {
         bigramWeight: o.bigramWeight, charNgram: o.charNgram, charWeight: o.charWeight, idf: o.idf, dropStopwords: o.dropStopwords, unknownWeight: o.unknownWeight,
+        ...(o.charNgramFrom !== undefined ? { charNgramFrom: o.charNgramFrom } : {}),
+        ...(o.charAcrossWords !== undefined ? { charAcrossWords: o.charAcrossWords } : {}),
         l2: o.l2, iterations: o.iterations, minNgramCount: o.minNgramCount, balanceClasses: o.balanceClasses,
       },
       dataSha256: dataHash(data),
