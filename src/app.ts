@@ -39,7 +39,9 @@ import { createTeamsAdapter, type TeamsAdapter } from './channels/teams/teams.ad
 import { createAgendaQueue } from './jobs/agenda-queue.js';
 import type { JobQueue } from './jobs/job-queue.port.js';
 import { createLogger, type Logger } from './log.js';
-import { createClassifier, DEFAULT_THRESHOLD, loadModel } from './nlu/classifier.js';
+import { createClassifier, DEFAULT_THRESHOLD, loadIntents, loadModel, type IntentModel } from './nlu/classifier.js';
+import { loadEmbedder } from './nlu/embeddings.js';
+import { createEnsembleClassifier } from './nlu/ensemble.js';
 import { strandedRequests } from './requests/request.repository.js';
 import { FULFIL_JOB, RequestService } from './requests/request.service.js';
 import { TriageService } from './triage/triage.service.js';
@@ -104,6 +106,19 @@ export interface App {
   stop(): Promise<void>;
 }
 
+/**
+ * The lexical model alone, or — when NLP_MODEL_DIR names a local embedding model — the ensemble of
+ * both (the embedding head is trained on intents/ at start-up; see src/nlu/ensemble.ts).
+ */
+async function buildClassifier(model: IntentModel, config: Config, log: Logger): Promise<IntentClassifier> {
+  const decision = { threshold: config.nluThreshold ?? DEFAULT_THRESHOLD };
+  if (!config.nlpModelDir) return createClassifier(model, decision);
+  const embedder = await loadEmbedder(config.nlpModelDir); // throws naming the missing file
+  const ensemble = await createEnsembleClassifier(model, embedder, await loadIntents(config.intentsDir), decision);
+  log.info({ embeddingModel: embedder.modelId, dimension: embedder.dimension, weight: ensemble.embeddingWeight }, 'intent classifier: lexical + embedding ensemble');
+  return ensemble;
+}
+
 export async function createApp(o: AppOptions): Promise<App> {
   const { config } = o;
   const log = o.log ?? createLogger(config.logLevel);
@@ -114,7 +129,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const catalogue = await loadCatalogue(config.catalogueDir, connectorSet.operations); // throws with every error listed
   const policy = await loadPolicy(config.governanceFile); // throws with every problem listed
   const model = await loadModel(config.modelFile);
-  const classifier: IntentClassifier = createClassifier(model, { threshold: config.nluThreshold ?? DEFAULT_THRESHOLD });
+  const classifier: IntentClassifier = await buildClassifier(model, config, log);
 
   const db = o.db ?? await openDatabase(config.database);
   await migrate(db);

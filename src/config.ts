@@ -19,6 +19,8 @@ const envSchema = z.object({
   MODEL_FILE: z.string().default(path.join(PROJECT_ROOT, 'models', 'intent-model.json')),
   DIRECTORY_SEED: z.string().default(path.join(PROJECT_ROOT, 'seed', 'people.yaml')),
   NLU_THRESHOLD: z.coerce.number().min(0).max(1).optional(),
+  NLP_MODEL_DIR: z.string().min(1).optional(),
+  INTENTS_DIR: z.string().default(path.join(PROJECT_ROOT, 'intents')),
   API_KEYS: z.string().default('dev-api-key'),
   WEB_CHAT_DEMO: bool.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -57,6 +59,10 @@ export interface Config {
   modelFile: string;
   directorySeed: string;
   nluThreshold: number | undefined;
+  /** Optional local sentence-embedding model folder (transformers.js layout); combined with the lexical model. */
+  nlpModelDir: string | undefined;
+  /** intents/: the embedding head is trained on it at start-up when nlpModelDir is set. */
+  intentsDir: string;
   /** Keys accepted in `Authorization: Bearer <key>` / `X-API-Key` on /api. */
   apiKeys: string[];
   /** The demo web chat lets anyone act as any directory person: development only. */
@@ -157,6 +163,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     modelFile: e.MODEL_FILE,
     directorySeed: e.DIRECTORY_SEED,
     nluThreshold: e.NLU_THRESHOLD,
+    nlpModelDir: e.NLP_MODEL_DIR,
+    intentsDir: e.INTENTS_DIR,
     apiKeys,
     webChatDemo: e.WEB_CHAT_DEMO && !production,
     logLevel: e.LOG_LEVEL,

@@ -23,10 +23,11 @@ import { continueDialog, startDialog, type DialogData, type DialogResult, type D
 import type { InboundEvent, OutMessage } from './messages.js';
 import { postMessage } from './outbox.repository.js';
 
-/** What the core needs from the intent classifier. */
+/** What the core needs from the intent classifier (the lexical one answers at once, the embedding ensemble asynchronously). */
 export interface IntentClassifier {
-  classify(text: string): { intent: string | null; confidence: number; alternatives: { intent: string; confidence: number }[]; reason?: string };
+  classify(text: string): IntentResult | Promise<IntentResult>;
 }
+type IntentResult = { intent: string | null; confidence: number; alternatives: { intent: string; confidence: number }[]; reason?: string };
 
 export interface ConversationDeps {
   db: Database;
@@ -145,7 +146,7 @@ export class ConversationService {
 
   private async classify(text: string, person: Person, ev: InboundEvent): Promise<{ state: DialogState; messages: OutMessage[] }> {
     if (text.length > 2000) return { state: { mode: 'idle' }, messages: [{ kind: 'error', text: 'That message is too long for me (2000 characters at most). Please describe what you need in a sentence or two.' }] };
-    const c = this.deps.classifier().classify(text);
+    const c = await this.deps.classifier().classify(text);
     await audit(this.deps.db, { actor: person.email, action: 'nlu.classified', subject: ev.conversationId, detail: { intent: c.intent, confidence: c.confidence, reason: c.reason ?? null, alternatives: c.alternatives.slice(0, 3) } });
     const item = c.intent ? this.deps.catalogue().get(c.intent) : undefined;
     if (item) {
@@ -171,7 +172,7 @@ export class ConversationService {
     if (eff.type === 'handover' && eff.reason === 'misclassified') {
       // keep the person's own words (they become the training label's text) and drop the wrong suggestion
       const text = eff.d.originalText ?? item.title;
-      const alternatives = this.deps.classifier().classify(text).alternatives.filter((a) => a.intent !== item.id && this.deps.catalogue().get(a.intent)).slice(0, 3);
+      const alternatives = (await this.deps.classifier().classify(text)).alternatives.filter((a) => a.intent !== item.id && this.deps.catalogue().get(a.intent)).slice(0, 3);
       await this.deps.triage.create({ text, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions: alternatives, reason: `misclassified as ${item.id}` });
       await audit(this.deps.db, { actor: person.email, action: 'nlu.corrected', subject: ev.conversationId, detail: { text, wrongIntent: item.id } });
       return res;
