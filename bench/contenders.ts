@@ -13,6 +13,9 @@ import { Nlp } from '@nlpjs/nlp';
 import { LangEn } from '@nlpjs/lang-en-min';
 import { createClassifier, createScorer } from '../src/nlu/classifier.js';
 import { OUT_OF_SCOPE, serialiseModel, trainModel, type IntentExamples } from '../src/nlu/model.js';
+import { calibrate, type CalibrationRecord } from '../src/nlu/calibration.js';
+import { calibrationExamples, trainCalibratedModel } from '../src/nlu/train.js';
+import type { Labelled } from './data.js';
 
 /** A classifier's output for one message before any decision. */
 export interface Raw {
@@ -41,17 +44,29 @@ export interface Trained {
   classifier(d: Decision): (text: string) => string | null | Promise<string | null>;
   /** Serialised model size in bytes, or null when not measurable. */
   modelBytes: number | null;
+  /** errand only: the fitted temperature and the class probabilities, to measure calibration on test. */
+  calibration?: CalibrationRecord;
+  probabilities?: (text: string) => Float64Array | null;
+  classes?: readonly string[];
 }
 
 export interface Contender {
   name: 'errand' | 'nlpjs';
-  train(data: readonly IntentExamples[]): Promise<Trained>;
+  /** `val`: held-out messages a classifier may calibrate its scores on (errand fits its temperature). */
+  train(data: readonly IntentExamples[], val?: readonly Labelled[]): Promise<Trained>;
 }
 
 export const errand: Contender = {
   name: 'errand',
-  async train(data) {
-    const model = trainModel(data);
+  async train(data, val) {
+    // Calibration as `errand train` does it: on held-out predictions — the validation split when
+    // there is one, else out-of-fold predictions (trainCalibratedModel).
+    let model = val ? trainModel(data) : trainCalibratedModel(data);
+    if (val) {
+      const plain = createScorer(model);
+      const scored = val.map((m) => ({ text: m.text, expected: m.label, p: plain.score(m.text) }));
+      model = { ...model, calibration: calibrate(calibrationExamples(scored, model.classes)) };
+    }
     const scorer = createScorer(model);
     return {
       raw(text: string): Raw {
@@ -69,6 +84,9 @@ export const errand: Contender = {
         return (text: string) => c.classify(text).intent;
       },
       modelBytes: Buffer.byteLength(serialiseModel(model), 'utf8'),
+      calibration: model.calibration,
+      probabilities: (text: string) => scorer.score(text),
+      classes: scorer.classes,
     };
   },
 };

@@ -19,6 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_MARGIN, DEFAULT_THRESHOLD } from '../src/nlu/classifier.js';
 import { computeMetrics, type LabelledPrediction } from '../src/nlu/evaluate.js';
 import { OUT_OF_SCOPE } from '../src/nlu/model.js';
+import { reliability } from '../src/nlu/calibration.js';
+import { calibrationExamples } from '../src/nlu/train.js';
 import { applyDecision, CONTENDERS, type Contender } from './contenders.js';
 import { CLINC_VARIANTS, findClincDir, loadClinc, loadOwn, type BenchDataset, type ClincVariant } from './data.js';
 import { crossValidatedRaw, scoreMessages, selectDecision, type Selection } from './select.js';
@@ -81,7 +83,7 @@ async function runOne(contender: Contender, ds: BenchDataset): Promise<Run> {
   if (ds.val) {
     log(`${ds.key} ${contender.name}: training`);
     const t0 = performance.now();
-    const trained = await contender.train(ds.train);
+    const trained = await contender.train(ds.train, ds.val);
     const trainSeconds = (performance.now() - t0) / 1000;
     log(`${ds.key} ${contender.name}: trained in ${trainSeconds.toFixed(1)} s; choosing the decision on val`);
     selection = selectDecision(await scoreMessages((t) => trained.raw(t), ds.val));
@@ -141,6 +143,12 @@ async function measure(
       if (m.label === null) { oos++; if (got === null) rej++; } else { inScope++; if (got === m.label) ok++; }
     }
     notes.push(`at the shipped defaults (threshold ${d0.threshold}, margin ${d0.margin}): in-scope accuracy ${fmt(ok / Math.max(1, inScope))}, OOS recall ${fmt(rej / Math.max(1, oos))}`);
+  }
+  if (trained.calibration && trained.probabilities && trained.classes) {
+    const probs = trained.probabilities;
+    const ex = calibrationExamples(ds.test.map((m) => ({ text: m.text, expected: m.label, p: probs(m.text) })), trained.classes);
+    notes.push(`calibration: temperature ${trained.calibration.temperature} (fitted on ${trained.calibration.examples} ${ds.val ? 'validation' : 'out-of-fold'} messages); `
+      + `expected calibration error on test ${fmt(reliability(ex).ece, 3)} (fit set: ${trained.calibration.eceBefore} before → ${trained.calibration.eceAfter} after)`);
   }
   if (disagree > 0) notes.push(`${disagree} test messages where classify() and the sweep's decision rule disagree`);
   times.sort((a, b) => a - b);
