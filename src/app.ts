@@ -45,6 +45,11 @@ import { createEnsembleClassifier } from './nlu/ensemble.js';
 import { strandedRequests } from './requests/request.repository.js';
 import { FULFIL_JOB, RequestService } from './requests/request.service.js';
 import { TriageService } from './triage/triage.service.js';
+import { Metrics } from './observability/metrics.js';
+import { metricsRouter } from './observability/metrics-route.js';
+import { instrumentQueue } from './observability/instrumented-queue.js';
+import { AlertService } from './observability/alerts.js';
+import { loadAlertConfig } from './observability/alert-rules.js';
 
 export const SWEEP_JOB = 'sweep-stranded-requests';
 export const SYNTHETIC_JOB = 'synthetic-checks';
@@ -55,6 +60,7 @@ export const REVIEW_START_JOB = 'access-review-campaign';
 export const IDENTITY_SYNC_JOB = 'identity-sync';
 export const REVIEW_REMIND_JOB = 'access-review-reminders';
 export const RECONCILE_JOB = 'grants-reconcile';
+export const ALERTS_JOB = 'evaluate-alerts';
 
 export interface AppOptions {
   config: Config;
@@ -90,6 +96,10 @@ export interface App {
   grants: GrantService;
   approvalTimers: ApprovalTimers;
   reviews: AccessReviewService;
+  /** Prometheus registry of this instance (GET /metrics). */
+  metrics: Metrics;
+  /** Alert rules; `evaluate()` runs one pass (the ALERTS_JOB does it periodically). */
+  alerts: AlertService;
   /** Runs the identity sync now (undefined when none is configured). */
   syncDirectory(): Promise<Awaited<ReturnType<typeof syncIdentities>> | undefined>;
   /** Purges personal data past its retention period; returns how many requests. */
@@ -137,30 +147,33 @@ export async function createApp(o: AppOptions): Promise<App> {
   await db.transaction((tx) => syncRoleGroups(tx, policy.roleGroups));
 
   const workerId = o.workerName ?? `${hostname()}:${process.pid}`;
-  const queue = createAgendaQueue({
+  const metrics = new Metrics({ db, log });
+  const queue = instrumentQueue(createAgendaQueue({
     pool: db.pool, name: workerId, concurrency: config.jobs.concurrency, lockLifetimeMs: config.jobs.lockLifetimeMs, processEvery: config.jobs.processEveryMs, log,
-  });
-  const requests = new RequestService({ db, queue, now, alertRecipients: config.connectors.alertRecipients, policy });
+  }), metrics);
+  const requests = new RequestService({ db, queue, now, alertRecipients: config.connectors.alertRecipients, policy, metrics });
   const triage = new TriageService(db, () => catalogue);
   const overrides = new OverrideService(db, (id) => requests.enqueueFulfilment(id), policy);
   const reviews = new AccessReviewService(db, now);
-  const conversation = new ConversationService({ db, catalogue: () => catalogue, classifier: () => classifier, requests, triage, now, log, overrides, reviews });
+  const conversation = new ConversationService({ db, catalogue: () => catalogue, classifier: () => classifier, requests, triage, now, log, overrides, reviews, metrics });
   const maxAttempts = o.maxAttempts ?? 3;
   const breakers = new BreakerRegistry((backend) => ({ ...DEFAULT_BREAKER, ...(connectorSet.breaker.get(backend) ?? {}), ...(typeof o.breaker === 'function' ? o.breaker(backend) : o.breaker ?? {}) }), (backend, state) => {
     log.warn({ backend, state }, 'circuit breaker state changed');
+    metrics.breakerChanged(backend, state);
     void audit(db, { actor: 'system', action: `breaker.${state}`, subject: backend }).catch(() => undefined);
   });
+  metrics.watchBreakers(() => breakers.states());
   const invoker = new ActionInvoker(builtinActions(o.actions), new Map(connectorSet.connectors.map((c) => [c.id, c])), breakers, connectorSet.limiters);
   const grants = new GrantService(db, invoker, now);
   const runner = new FulfilmentRunner({
     db, invoker, queue, log, grants, workerId, leaseMs: Math.max(1000, config.jobs.lockLifetimeMs - 500), stepTimeoutMs: 60_000,
     defaultRetry: { ...DEFAULT_RETRY, maxAttempts, ...(o.retryDelayMs !== undefined ? { backoffMs: o.retryDelayMs } : {}) },
-    connectorRetry: (backend) => connectorSet.retry.get(backend),
+    connectorRetry: (backend) => connectorSet.retry.get(backend), metrics,
   });
   const synthetic = new SyntheticChecks(db, connectorSet.connectors, (id) => connectorSet.synthetic.get(id) ?? config.connectors.syntheticEveryMs, config.connectors.alertRecipients, log);
   queue.define(SYNTHETIC_JOB, async () => { await synthetic.runDue(); });
   queue.define(GRANTS_JOB, async () => { await grants.tick(); });
-  const approvalTimers = new ApprovalTimers(db, now);
+  const approvalTimers = new ApprovalTimers(db, now, metrics);
   queue.define(APPROVAL_TIMERS_JOB, async () => { await approvalTimers.tick(); });
   const purge = () => purgeExpiredPersonalData(db, policy, now());
   queue.define(RETENTION_JOB, async () => { await purge(); });
@@ -189,10 +202,14 @@ export async function createApp(o: AppOptions): Promise<App> {
     return ids.length;
   };
   queue.define(SWEEP_JOB, async () => { await sweep(); });
+  const alertFile = await loadAlertConfig(config.observability.alertsFile, { people: config.connectors.alertRecipients, webhook: config.observability.alertWebhookUrl });
+  if (alertFile.error) log.error({ file: config.observability.alertsFile }, alertFile.error); // the defaults stay in force; on-call is told
+  const alerts = new AlertService({ db, log, now, config: alertFile.config, configError: alertFile.error, configFile: config.observability.alertsFile });
+  queue.define(ALERTS_JOB, async () => { await alerts.evaluate(); });
 
-  const slack = config.slack ? createSlackAdapter({ config: config.slack, db, catalogue: () => catalogue, conversation, requests, log, now }) : undefined;
+  const slack = config.slack ? createSlackAdapter({ config: config.slack, db, catalogue: () => catalogue, conversation, requests, log, now, metrics }) : undefined;
 
-  const teams = config.teams ? createTeamsAdapter({ config: config.teams, db, catalogue: () => catalogue, conversation, requests, log, now }) : undefined;
+  const teams = config.teams ? createTeamsAdapter({ config: config.teams, db, catalogue: () => catalogue, conversation, requests, log, now, metrics }) : undefined;
 
   const http = buildHttpApp({
     db, queue, log,
@@ -204,6 +221,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     },
     rawRouters: slack ? [slack.router] : [],
     routers: [
+      metricsRouter(metrics, config.observability.metricsToken),
       ...(teams ? [teams.router] : []),
       ...(config.webChatDemo ? [webChatRouter({ db, conversation, requests, triage, catalogue: () => catalogue })] : []),
       express.Router().use('/api', apiRouter({ db, catalogue: () => catalogue, requests, conversation, overrides, grants, approvalTimers, reviews, apiKeys: config.apiKeys })),
@@ -211,7 +229,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   });
 
   return {
-    config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, purge, reviews, syncDirectory, connectors: connectorSet, http, sweep, slack, teams,
+    metrics, alerts, config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, purge, reviews, syncDirectory, connectors: connectorSet, http, sweep, slack, teams,
     async start() {
       await queue.start();
       await queue.every('1 minute', SWEEP_JOB);
@@ -222,6 +240,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       await queue.every(`${policy.accessReviewEveryDays} days`, REVIEW_START_JOB);
       if (identitySync) await queue.every(`${identitySync.everyMinutes} minutes`, IDENTITY_SYNC_JOB);
       await queue.every('1 day', REVIEW_REMIND_JOB);
+      await queue.every(alertFile.config.everyMinutes === 1 ? '1 minute' : `${alertFile.config.everyMinutes} minutes`, ALERTS_JOB);
       if (connectorSet.connectors.some((c) => c.check)) await queue.every('30 seconds', SYNTHETIC_JOB);
       await slack?.start();
       await teams?.start();

@@ -48,6 +48,9 @@ const envSchema = z.object({
   MICROSOFT_APP_CERT_KEY: z.string().min(1).optional(),
   TEAMS_TRIAGE_CHANNEL: z.string().min(3).optional(),
   TEAMS_SERVICE_URL: z.string().url().default('https://smba.trafficmanager.net/teams/'),
+  METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  ALERTS_FILE: z.string().default(path.join(PROJECT_ROOT, 'dialogs', '_alerts.yaml')),
+  ALERT_WEBHOOK_URL: z.string().url().optional(),
 });
 
 export interface Config {
@@ -83,6 +86,8 @@ export interface Config {
     alertRecipients: string[];
     syntheticEveryMs: number;
   };
+  /** GET /metrics and alerting (src/observability). */
+  observability: { metricsToken: string | undefined; alertsFile: string; alertWebhookUrl: string | undefined };
 }
 
 export interface TeamsConfig {
@@ -170,5 +175,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     jobs: { concurrency: e.JOB_CONCURRENCY, lockLifetimeMs: e.JOB_LOCK_LIFETIME_MS, processEveryMs: e.JOB_PROCESS_EVERY_MS },
     production,
+    observability: { metricsToken: e.METRICS_TOKEN, alertsFile: e.ALERTS_FILE, alertWebhookUrl: e.ALERT_WEBHOOK_URL },
   };
 }

@@ -3,13 +3,24 @@
  * immediate pass after new messages; passes never overlap (a kick during a pass runs one more).
  */
 import type { Logger } from '../log.js';
+import type { ChatMetrics } from '../observability/metrics.js';
 
 export abstract class DeliveryLoop {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
 
-  protected constructor(protected readonly log: Logger, private readonly channelName: string) {}
+  protected constructor(protected readonly log: Logger, private readonly channelName: string, private readonly metrics?: ChatMetrics) {}
+
+  /** One send (or update) to the platform, timed for /metrics. */
+  protected async timed<T>(op: 'post' | 'update', send: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    let ok = false;
+    try { const r = await send(); ok = true; return r; } finally { this.metrics?.chatSent(this.channelName, op, (performance.now() - t0) / 1000, ok); }
+  }
+
+  /** The platform answered 429 (counted for /metrics). */
+  protected rateLimited(): void { this.metrics?.chatRateLimited(this.channelName); }
 
   /** One delivery pass. */
   abstract tick(): Promise<unknown>;

@@ -22,6 +22,7 @@ import { withConversation, latestConversationOf } from './conversation.repositor
 import { continueDialog, startDialog, type DialogData, type DialogResult, type DialogState } from './dialog-engine.js';
 import type { InboundEvent, OutMessage } from './messages.js';
 import { postMessage } from './outbox.repository.js';
+import type { ClassifierMetrics } from '../observability/metrics.js';
 
 /** What the core needs from the intent classifier (the lexical one answers at once, the embedding ensemble asynchronously). */
 export interface IntentClassifier {
@@ -41,6 +42,7 @@ export interface ConversationDeps {
   overrides?: OverrideService;
   /** Reviewers' Keep / Revoke buttons (`review:<itemId>:keep|revoke`). */
   reviews?: AccessReviewService;
+  metrics?: ClassifierMetrics;
 }
 
 /**
@@ -149,6 +151,7 @@ export class ConversationService {
     const c = await this.deps.classifier().classify(text);
     await audit(this.deps.db, { actor: person.email, action: 'nlu.classified', subject: ev.conversationId, detail: { intent: c.intent, confidence: c.confidence, reason: c.reason ?? null, alternatives: c.alternatives.slice(0, 3) } });
     const item = c.intent ? this.deps.catalogue().get(c.intent) : undefined;
+    this.deps.metrics?.classified(c.confidence, item ? 'routed' : c.reason === 'out-of-scope' && c.confidence < OUT_OF_SCOPE_FLOOR ? 'out-of-scope' : 'triage');
     if (item) {
       const r = this.begin(item, person, { text, confidence: c.confidence });
       return { state: r.state, messages: r.messages };

@@ -34,6 +34,7 @@ import { createManualTask } from './engine/manual-tasks.js';
 import { classify, retryDelayMs, retryPolicyOf, type RetryPolicy } from './engine/step-policy.js';
 import { ensureSteps, finishStep, loadSteps, setStepState, startStep, type StepRow } from './engine/step-store.js';
 import { dependencies } from './engine/workflow-graph.js';
+import type { FulfilmentMetrics } from '../observability/metrics.js';
 
 export const FULFIL_RETRY_JOB = 'fulfil-request-retry';
 
@@ -51,6 +52,7 @@ export interface FulfilmentDeps {
   stepTimeoutMs: number;
   /** Records just-in-time grants given by steps of `jit` items. */
   grants?: { record(q: Database, r: RequestRow, step: WorkflowStepDef, tctx: TemplateContext): Promise<void> };
+  metrics?: FulfilmentMetrics;
 }
 
 type Outcome = 'done' | 'skipped' | 'waiting' | 'manual' | 'failed' | 'lost';
@@ -107,12 +109,14 @@ export class FulfilmentRunner {
     const elig = person ? checkEligibility(r.item, person) : { ok: false as const, rule: 'directory', reason: 'the requester is no longer in the directory' };
     if (fresh && !elig.ok) {
       // attributes can change between submission and fulfilment: check again before acting
-      await db.transaction(async (tx) => {
-        if (!(await transition(tx, r.id, ['in-fulfilment'], 'failed', 'system', `no longer eligible: ${elig.reason}`))) return;
+      const ended = await db.transaction(async (tx) => {
+        if (!(await transition(tx, r.id, ['in-fulfilment'], 'failed', 'system', `no longer eligible: ${elig.reason}`))) return false;
         await tx.query('UPDATE requests SET lease_owner = NULL, lease_until = NULL WHERE id = $1', [r.id]);
         await audit(tx, { actor: 'system', action: 'request.refused-at-fulfilment', subject: r.ref, detail: { rule: elig.rule, reason: elig.reason } });
         await postMessage(tx, r.requesterEmail, { kind: 'outcome', text: `${r.ref} was not carried out: ${elig.reason}. Nothing was changed.` }, { conversationId: r.conversationId, key: `${r.id}:ineligible` });
+        return true;
       });
+      if (ended) await this.deps.metrics?.requestEnded(r.id);
       return;
     }
     const requester = person ? requesterAttributes(person) : { email: r.requesterEmail };
@@ -127,7 +131,7 @@ export class FulfilmentRunner {
       const rows = await loadSteps(db, r.id);
       for (const [id, row] of rows) if (row.status === 'done') { tctx.steps[id] = row.output ?? {}; rc.masked.steps[id] = row.output ?? {}; }
       const failed = [...rows.values()].find((x) => x.status === 'failed');
-      if (failed) { await compensate(this.deps, rc, rows, failed.stepId, failed.error ?? 'failed'); await this.release(r.id); return; }
+      if (failed) { await compensate(this.deps, rc, rows, failed.stepId, failed.error ?? 'failed'); await this.release(r.id); await this.deps.metrics?.requestEnded(r.id); return; }
       const settled = (id: string) => ['done', 'skipped'].includes(rows.get(id)?.status ?? '');
       const now = Date.now();
       const ready = wf.filter((s) => {
@@ -185,8 +189,9 @@ export class FulfilmentRunner {
       return 'done';
     } catch (e) {
       const c = classify(e);
+      this.deps.metrics?.stepFailed(backend, e);
       if (c.circuitOpen) return this.deferOrManual(rc, s, backend, c.message, attempt, policy, true, token);
-      await audit(db, { actor: 'system', action: 'step.failed', subject: r.ref, detail: { step: s.id, attempt, retryable: c.retryable, error: c.message } });
+      await audit(db, { actor: 'system', action: 'step.failed', subject: r.ref, detail: { step: s.id, backend, attempt, retryable: c.retryable, error: c.message } });
       if (c.retryable && attempt < policy.maxAttempts) {
         const delay = retryDelayMs(policy, attempt, c.retryAfterMs);
         await setStepState(db, r.id, s.id, { status: 'waiting', error: c.message, nextAttemptAt: new Date(Date.now() + delay), token });
@@ -220,12 +225,14 @@ export class FulfilmentRunner {
   }
 
   private async finish(r: RequestRow): Promise<void> {
-    await this.deps.db.transaction(async (tx) => {
+    const ended = await this.deps.db.transaction(async (tx) => {
       const done = await transition(tx, r.id, ['in-fulfilment'], 'fulfilled', 'system');
-      if (!done) return;
+      if (!done) return false;
       await tx.query('UPDATE requests SET lease_owner = NULL, lease_until = NULL WHERE id = $1', [r.id]);
       await audit(tx, { actor: 'system', action: 'request.fulfilled', subject: r.ref });
       await postMessage(tx, r.requesterEmail, { kind: 'outcome', text: `${r.ref} is done: ${r.item.title} fulfilled.` }, { conversationId: r.conversationId, key: `${r.id}:fulfilled` });
+      return true;
     });
+    if (ended) await this.deps.metrics?.requestEnded(r.id);
   }
 }

@@ -12,6 +12,7 @@ import { findPerson, normEmail } from '../directory/directory.repository.js';
 import { postMessage, resolveMessages } from '../conversation/outbox.repository.js';
 import { cancelPendingApprovals } from './approval.repository.js';
 import { transition } from './request.repository.js';
+import type { RequestMetrics } from '../observability/metrics.js';
 
 interface Pending { id: string; request_id: string; step_id: string; label: string; approvers: string[]; created_at: Date; reminded_at: Date | null; escalated_at: Date | null; ref: string; item_snapshot: CatalogueItem; requester_email: string; conversation_id: string | null }
 
@@ -29,7 +30,7 @@ export async function applyDelegations(q: Queryable, approvers: string[], now: D
 }
 
 export class ApprovalTimers {
-  constructor(private readonly db: Database, private readonly now: () => Date) {}
+  constructor(private readonly db: Database, private readonly now: () => Date, private readonly metrics?: Pick<RequestMetrics, 'requestEnded'>) {}
 
   /** One pass over pending approvals; returns how many were reminded, escalated and timed out. */
   async tick(): Promise<{ reminded: number; escalated: number; timedOut: number }> {
@@ -44,7 +45,7 @@ export class ApprovalTimers {
       const remind = step?.remindAfterHours ?? 24;
       const escalate = step?.escalateAfterHours ?? 48;
       const timeout = step?.timeoutHours ?? 168;
-      if (hours >= timeout) { if (await this.timeOut(a, step?.onTimeout ?? 'deny', timeout)) out.timedOut++; continue; }
+      if (hours >= timeout) { if (await this.timeOut(a, step?.onTimeout ?? 'deny', timeout)) { out.timedOut++; await this.metrics?.requestEnded(a.request_id); } continue; }
       if (hours >= escalate && !a.escalated_at) { if (await this.escalate(a, step?.escalateTo)) out.escalated++; continue; }
       if (hours >= remind && !a.reminded_at) {
         const upd = await this.db.query(`UPDATE approvals SET reminded_at = $2 WHERE id = $1 AND reminded_at IS NULL AND status = 'pending'`, [a.id, now]);

@@ -27,6 +27,7 @@ import { enforceThrottle } from './throttle.js';
 import { applyDelegations } from './approval-timers.js';
 import { conflictsOf, grantedEntitlements } from '../governance/entitlements.js';
 import { DEFAULT_POLICY, type GovernancePolicy } from '../governance/policy.js';
+import type { RequestMetrics } from '../observability/metrics.js';
 
 export const FULFIL_JOB = 'fulfil-request';
 
@@ -36,6 +37,7 @@ export interface RequestServiceDeps {
   alertRecipients?: string[];
   /** Segregation of duties and the entitlement conflict matrix. */
   policy?: GovernancePolicy;
+  metrics?: RequestMetrics;
 }
 
 export interface SubmitInput {
@@ -100,6 +102,8 @@ export class RequestService {
       if (e instanceof AppError && e.code === 'THROTTLED') await this.throttled(input.item, requester, e);
       throw e;
     }
+    if (result.created) this.deps.metrics?.requestSubmitted(result.request);
+    if (result.created && result.request.status === 'failed') await this.deps.metrics?.requestEnded(result.request.id);
     if (result.approved) await this.enqueueFulfilment(result.request.id);
     return { request: result.request, created: result.created };
   }
@@ -280,13 +284,15 @@ export class RequestService {
       return { request: routed.request, approved: routed.approved, outcome: 'approved' as const };
     });
     if ('lost' in res) return { outcome: 'already-decided', approval: res.lost as ApprovalRow };
+    await this.deps.metrics?.approvalDecided(approvalId);
+    if (res.outcome === 'denied') await this.deps.metrics?.requestEnded(res.request.id);
     if (res.approved) await this.enqueueFulfilment(res.request.id);
     return { outcome: res.outcome, request: res.request };
   }
 
   /** The requester cancels their own request while it is not yet being fulfilled. */
   async cancel(requestId: string, actorEmail: string): Promise<RequestRow | undefined> {
-    return this.deps.db.transaction(async (tx) => {
+    const cancelled = await this.deps.db.transaction(async (tx) => {
       const r = await getRequest(tx, requestId);
       if (!r || r.requesterEmail !== actorEmail.toLowerCase()) return undefined;
       const done = await transition(tx, requestId, ['submitted', 'awaiting-approval', 'approved'], 'cancelled', actorEmail);
@@ -296,6 +302,8 @@ export class RequestService {
       }
       return done;
     });
+    if (cancelled) await this.deps.metrics?.requestEnded(cancelled.id);
+    return cancelled;
   }
 
   async enqueueFulfilment(requestId: string): Promise<void> {

@@ -10,11 +10,12 @@
  * row that is retried after a while (Slack has no idempotency key, so that one case may repeat).
  * A message changed in place (an approval decided) is re-rendered with chat.update.
  */
-import type { WebClient } from '@slack/web-api';
+import { WebClientEvent, type WebClient } from '@slack/web-api';
 import type { Database } from '../../db/database.js';
 import type { OutMessage } from '../../conversation/messages.js';
 import type { Logger } from '../../log.js';
 import { DeliveryLoop } from '../delivery-loop.js';
+import type { ChatMetrics } from '../../observability/metrics.js';
 import { renderMessage } from './block-kit.js';
 import type { SlackIdentities } from './slack-identity.js';
 
@@ -37,8 +38,10 @@ export class SlackDispatcher extends DeliveryLoop {
     private readonly ids: SlackIdentities,
     private readonly triageChannel: string | undefined,
     log: Logger,
+    metrics?: ChatMetrics,
   ) {
-    super(log, 'slack');
+    super(log, 'slack', metrics);
+    client.on(WebClientEvent.RATE_LIMITED, () => this.rateLimited());
   }
 
   /** One pass: post new messages, then update changed ones. Returns how many calls it made. */
@@ -59,7 +62,7 @@ export class SlackDispatcher extends DeliveryLoop {
        WHERE d.channel = 'slack' AND d.status = 'sent' AND d.external_id IS NOT NULL AND m.updated_at > d.delivered_body LIMIT 50`);
     for (const c of changed.rows) {
       const { text, blocks } = renderMessage(c.body);
-      await this.client.chat.update({ channel: c.target, ts: c.external_id, text, blocks: blocks as never });
+      await this.timed('update', () => this.client.chat.update({ channel: c.target, ts: c.external_id, text, blocks: blocks as never }));
       await this.db.query(`UPDATE channel_deliveries SET delivered_body = $2::timestamptz, updated_at = now() WHERE channel = 'slack' AND dedupe_key = $1`, [c.dedupe_key, c.version]);
       calls++;
     }
@@ -99,7 +102,7 @@ export class SlackDispatcher extends DeliveryLoop {
     }
     const { text, blocks } = renderMessage(m.body);
     try {
-      const res = await this.client.chat.postMessage({ channel: target.channel, text, blocks: blocks as never, ...(target.threadTs ? { thread_ts: target.threadTs } : {}) });
+      const res = await this.timed('post', () => this.client.chat.postMessage({ channel: target.channel, text, blocks: blocks as never, ...(target.threadTs ? { thread_ts: target.threadTs } : {}) }));
       await this.db.query(
         `UPDATE channel_deliveries SET status = 'sent', target = $2, external_id = $3, delivered_body = $4::timestamptz, error = NULL, updated_at = now() WHERE channel = 'slack' AND dedupe_key = $1`,
         [key, res.channel ?? target.channel, res.ts ?? null, m.version]);

@@ -28,10 +28,11 @@ import { catalogueModal, denyModal, formValues, homeView, itemFormModal, neutral
 import { slackClientOptions } from './slack-connector.js';
 import { SlackDispatcher } from './slack-dispatcher.js';
 import { firstDelivery, pruneDedupe, SlackIdentities } from './slack-identity.js';
+import type { ChatMetrics } from '../../observability/metrics.js';
 
 const { App, ExpressReceiver, LogLevel } = bolt;
 
-export type SlackAdapterDeps = ChannelAdapterDeps<SlackConfig>;
+export type SlackAdapterDeps = ChannelAdapterDeps<SlackConfig> & { metrics?: ChatMetrics };
 
 export interface SlackAdapter {
   /** Mount before any body parser: Bolt verifies the raw body. Empty in Socket Mode. */
@@ -87,7 +88,7 @@ export function createSlackAdapter(d: SlackAdapterDeps): SlackAdapter {
   });
   const client = app.client;
   const ids = new SlackIdentities(d.db, client);
-  const dispatcher = new SlackDispatcher(d.db, client, ids, d.config.triageChannel, d.log);
+  const dispatcher = new SlackDispatcher(d.db, client, ids, d.config.triageChannel, d.log, d.metrics);
   const findPeople = (t: string) => searchPeople(d.db, t);
 
   /** Resolves the Slack user; tells them plainly when they are not in the directory. */

@@ -13,6 +13,7 @@ import type { Database } from '../../db/database.js';
 import type { OutMessage } from '../../conversation/messages.js';
 import type { Logger } from '../../log.js';
 import { DeliveryLoop } from '../delivery-loop.js';
+import type { ChatMetrics } from '../../observability/metrics.js';
 import { readOnly, renderCard } from './adaptive-cards.js';
 import { ConversationRateLimiter } from './rate-limiter.js';
 import type { TeamsStore } from './teams-store.js';
@@ -36,8 +37,9 @@ export class TeamsDispatcher extends DeliveryLoop {
     private readonly store: TeamsStore,
     private readonly triageChannel: string | undefined,
     log: Logger,
+    metrics?: ChatMetrics,
   ) {
-    super(log, 'teams');
+    super(log, 'teams', metrics);
   }
 
   /** Sends one activity (or updates one) in a conversation, within limits and with retries. */
@@ -45,14 +47,14 @@ export class TeamsDispatcher extends DeliveryLoop {
     const conv = ref.conversation?.id ?? '?';
     await this.limiter.take(conv);
     let id: string | undefined;
-    await this.policy.execute(() => this.adapter.continueConversationAsync(this.appId, ref, async (ctx) => {
+    await this.timed(updateId ? 'update' : 'post', () => this.policy.execute(() => this.adapter.continueConversationAsync(this.appId, ref, async (ctx) => {
       if (updateId) {
         await ctx.updateActivity({ ...activity, id: updateId });
         id = updateId;
       } else {
         id = (await ctx.sendActivity(activity))?.id;
       }
-    }));
+    }).catch((e: unknown) => { if (statusOf(e) === 429) this.rateLimited(); throw e; })));
     return id;
   }
 

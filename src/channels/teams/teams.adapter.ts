@@ -29,10 +29,11 @@ import { firstDelivery } from '../slack/slack-identity.js';
 import { formCard, formValues, neutralFromData, noticeCard, pickCard, readOnly, renderCard, type Card } from './adaptive-cards.js';
 import { TeamsDispatcher } from './teams-dispatcher.js';
 import { TeamsStore } from './teams-store.js';
+import type { ChatMetrics } from '../../observability/metrics.js';
 
 const { ActivityHandler, CloudAdapter, ConfigurationBotFrameworkAuthentication, TeamsInfo, TurnContext } = botbuilder;
 
-export type TeamsAdapterDeps = ChannelAdapterDeps<TeamsConfig>;
+export type TeamsAdapterDeps = ChannelAdapterDeps<TeamsConfig> & { metrics?: ChatMetrics };
 
 export interface TeamsAdapter { router: express.Router; dispatcher: TeamsDispatcher; start(): Promise<void>; stop(): Promise<void> }
 
@@ -47,7 +48,7 @@ export function createTeamsAdapter(d: TeamsAdapterDeps): TeamsAdapter {
   const adapter = new CloudAdapter(auth);
   adapter.onTurnError = async (_ctx, err) => { d.log.error({ err: err.message }, 'teams turn error'); };
   const store = new TeamsStore(d.db);
-  const dispatcher = new TeamsDispatcher(d.db, adapter, c.appId, store, c.triageChannel, d.log);
+  const dispatcher = new TeamsDispatcher(d.db, adapter, c.appId, store, c.triageChannel, d.log, d.metrics);
   const background = new Set<Promise<void>>();
   const later = (what: string, fn: () => Promise<void>) => {
     const p = fn().catch((e: Error) => d.log.error({ err: e.message, what }, 'teams background work failed')).finally(() => background.delete(p));
