@@ -131,10 +131,18 @@ function advance(item: CatalogueItem, d: DialogData, requester: Record<string, u
   return { state: { mode: 'confirming', d: nd }, messages: [...msgs, summary(item, nd, requester)] };
 }
 
-/** Starts the dialog for `item`, taking what the first message already says. */
-export function startDialog(item: CatalogueItem, requester: Record<string, unknown>, opts: { text?: string; confidence?: number; triageId?: string; today: Date }): DialogResult {
-  const fields = item.fields.filter((f) => f.type !== 'person' && f.type !== 'text' && f.type !== 'boolean');
-  const found = opts.text ? extractValues(fields, opts.text, opts.today) : {};
+/**
+ * Starts the dialog for `item`, taking what the first message already says. `resolvePerson` (optional,
+ * synchronous: e.g. a directory snapshot, or answers looked up ahead for `personMentions(text)`) lets
+ * person fields be taken too; "add me" is the requester (their `email`).
+ */
+export function startDialog(
+  item: CatalogueItem, requester: Record<string, unknown>,
+  opts: { text?: string; confidence?: number; triageId?: string; today: Date; resolvePerson?: import('./extract.js').PersonResolver },
+): DialogResult {
+  const fields = item.fields.filter((f) => f.type !== 'text' && f.type !== 'boolean');
+  const self = typeof requester.email === 'string' ? { id: requester.email, name: typeof requester.name === 'string' ? requester.name : requester.email } : undefined;
+  const found = opts.text ? extractValues(fields, opts.text, opts.today, { resolvePerson: opts.resolvePerson, self }) : {};
   const d: DialogData = { id: randomUUID(), itemId: item.id, answers: {}, history: [], asking: null, failures: 0, originalText: opts.text, confidence: opts.confidence, triageId: opts.triageId };
   // keep extracted values only for fields that are visible given the others
   for (const f of visibleFields(item, found, requester)) if (f.name in found) d.answers[f.name] = found[f.name];
