@@ -113,7 +113,7 @@ export class AlertService {
       }
       const e: AlertEvent = { status: 'firing', rule: rule.id, kind: rule.kind, subject: c.subject, summary: c.summary, detail: c.detail, since: row.first_fired_at, at: now, notification: row.notify_count };
       if (e.notification === 1) await audit(tx, { actor: 'system', action: 'alert.raised', subject: `${rule.id}:${c.subject}`, detail: { rule: rule.id, kind: rule.kind, summary: c.summary, ...c.detail } });
-      const again = e.notification > 1 ? ` (still firing after ${duration(now.getTime() - e.since.getTime())}; reminder ${e.notification - 1})` : '';
+      const again = e.notification > 1 ? ` Still firing after ${duration(now.getTime() - e.since.getTime())} (reminder ${e.notification - 1}).` : '';
       await this.tell(tx, e, { kind: 'error', text: `Alert [${rule.id}]: ${c.summary}${again}` });
       return e;
     });
@@ -133,7 +133,7 @@ export class AlertService {
       const e: AlertEvent = { status: 'resolved', rule: rule.id, kind: rule.kind, subject, summary: text, detail: row.detail, since: row.first_fired_at, at: now, notification: row.notify_count };
       const lasted = duration(now.getTime() - row.first_fired_at.getTime());
       await audit(tx, { actor: 'system', action: 'alert.resolved', subject: `${rule.id}:${subject}`, detail: { rule: rule.id, kind: rule.kind, firedFor: lasted } });
-      await this.tell(tx, e, { kind: 'info', text: `Resolved [${rule.id}]: ${text} (it fired for ${lasted}).` });
+      await this.tell(tx, e, { kind: 'info', text: `Resolved [${rule.id}]: ${text} It fired for ${lasted}.` });
       return e;
     });
     if (!ev) return false;
