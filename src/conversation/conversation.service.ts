@@ -18,10 +18,12 @@ import { checkEligibility } from '../requests/eligibility.js';
 import type { TriageService } from '../triage/triage.service.js';
 import type { OverrideService } from '../fulfilment/overrides.service.js';
 import type { AccessReviewService } from '../governance/access-reviews.js';
+import { SatisfactionService } from '../reporting/satisfaction.js';
 import { withConversation, latestConversationOf } from './conversation.repository.js';
 import { continueDialog, startDialog, type DialogData, type DialogResult, type DialogState } from './dialog-engine.js';
 import type { InboundEvent, OutMessage } from './messages.js';
 import { postMessage } from './outbox.repository.js';
+import { personMentions, type PersonRef, type PersonResolver } from './extract.js';
 import type { ClassifierMetrics } from '../observability/metrics.js';
 
 /** What the core needs from the intent classifier (the lexical one answers at once, the embedding ensemble asynchronously). */
@@ -38,6 +40,8 @@ export interface ConversationDeps {
   triage: TriageService;
   now: () => Date;
   log: Logger;
+  /** Requesters' rating buttons after fulfilment (`rating:<requestId>:<1-5>`); default: stored in `db`. */
+  ratings?: Pick<SatisfactionService, 'rate'>;
   /** Fulfillers' manual-task buttons (`task:<requestId>:<stepId>:done|failed`). */
   overrides?: OverrideService;
   /** Reviewers' Keep / Revoke buttons (`review:<itemId>:keep|revoke`). */
@@ -79,6 +83,12 @@ export class ConversationService {
         await this.send(person.email, ev.conversationId, { kind: out.ok ? 'info' : 'error', text: out.message });
         return;
       }
+      const rating = /^rating:([0-9a-f-]{36}):([1-5])$/.exec(act);
+      if (rating) {
+        const out = await (this.deps.ratings ?? new SatisfactionService(this.deps.db)).rate(rating[1]!, person.email, Number(rating[2]), ev.channel);
+        await this.send(person.email, ev.conversationId, { kind: out.ok ? 'info' : 'error', text: out.message });
+        return;
+      }
       const task = /^task:([0-9a-f-]{36}):([a-z][a-z0-9-]+):(done|failed)$/.exec(act);
       if (task && this.deps.overrides) {
         const note = ev.action?.value?.trim() || (task[3] === 'failed' ? `marked failed in chat by ${person.email}` : undefined);
@@ -113,7 +123,7 @@ export class ConversationService {
       const item = this.deps.catalogue().get(act.slice('start:'.length));
       if (!item) return { state, messages: [{ kind: 'error', text: 'That catalogue item does not exist (any more).' }] };
       const prefix: OutMessage[] = state.mode === 'idle' ? [] : [{ kind: 'info', text: 'I have set aside the request you were filling in.' }];
-      const r = this.begin(item, person, { triageId: ev.action?.value });
+      const r = await this.begin(item, person, { triageId: ev.action?.value });
       return { state: r.state, messages: [...prefix, ...r.messages] };
     }
 
@@ -140,11 +150,28 @@ export class ConversationService {
     return this.classify(text, person, ev);
   }
 
-  private begin(item: CatalogueItem, person: Person, o: { text?: string; confidence?: number; triageId?: string }): DialogResult {
+  private async begin(item: CatalogueItem, person: Person, o: { text?: string; confidence?: number; triageId?: string }): Promise<DialogResult> {
     const elig = checkEligibility(item, person);
     if (!elig.ok) return { state: { mode: 'idle' }, messages: [{ kind: 'error', text: `You can't request ${item.title}: ${elig.reason}. If you think that's wrong, ask the service desk.` }] };
-    return startDialog(item, requesterAttributes(person), { ...o, today: this.deps.now() });
+    const resolvePerson = o.text ? await this.personResolver(o.text) : undefined;
+    return startDialog(item, requesterAttributes(person), { ...o, today: this.deps.now(), ...(resolvePerson ? { resolvePerson } : {}) });
   }
+  /**
+   * Looks up, in the directory, every person the first message mentions (e-mail, @handle, name), so the
+   * dialog can fill person fields from it: an exact e-mail or full-name match wins; otherwise every
+   * partial match is returned and more than one leaves the field to the dialog.
+   */
+  private async personResolver(text: string): Promise<PersonResolver> {
+    const hits = new Map<string, PersonRef[]>();
+    for (const m of personMentions(text).slice(0, 10)) {
+      const key = m.replace(/^@/, '').trim().toLowerCase();
+      const found = await searchPeople(this.deps.db, key);
+      const exact = found.filter((p) => p.email.toLowerCase() === key || p.name.toLowerCase() === key);
+      hits.set(m, (exact.length ? exact : found).map((p) => ({ id: p.email, name: p.name })));
+    }
+    return (m) => hits.get(m);
+  }
+
 
   private async classify(text: string, person: Person, ev: InboundEvent): Promise<{ state: DialogState; messages: OutMessage[] }> {
     if (text.length > 2000) return { state: { mode: 'idle' }, messages: [{ kind: 'error', text: 'That message is too long for me (2000 characters at most). Please describe what you need in a sentence or two.' }] };
@@ -153,7 +180,7 @@ export class ConversationService {
     const item = c.intent ? this.deps.catalogue().get(c.intent) : undefined;
     this.deps.metrics?.classified(c.confidence, item ? 'routed' : c.reason === 'out-of-scope' && c.confidence < OUT_OF_SCOPE_FLOOR ? 'out-of-scope' : 'triage');
     if (item) {
-      const r = this.begin(item, person, { text, confidence: c.confidence });
+      const r = await this.begin(item, person, { text, confidence: c.confidence });
       return { state: r.state, messages: r.messages };
     }
     if (c.reason === 'out-of-scope' && c.confidence < OUT_OF_SCOPE_FLOOR) {
@@ -260,7 +287,7 @@ export class ConversationService {
         await this.send(email, conv, { kind: 'prompt', text: `The service desk says "${text}" is a ${item.title} request. Start it when you're ready.`, buttons: [{ id: `start:${item.id}`, label: `Start ${item.title}`, value: triageId }] });
         return { state: lock.state, result: undefined };
       }
-      const r = this.begin(item, requester, { text, triageId });
+      const r = await this.begin(item, requester, { text, triageId });
       await this.send(email, conv, { kind: 'info', text: `The service desk looked at "${text}": it's a ${item.title} request. Let's continue.` });
       for (const m of r.messages) await this.send(email, conv, m);
       return { state: r.state, result: undefined };
