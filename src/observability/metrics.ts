@@ -11,7 +11,8 @@
  *   decided, so they are exact whatever instance did each part of the work. Each is observed once,
  *   by the instance whose conditional update ended the request.
  * - Gauges read at scrape time (collect callbacks): job queue depth and oldest due job from the
- *   Agenda table (cluster-wide: aggregate with max(), not sum()), breaker states of this instance.
+ *   Agenda table and firing alerts (cluster-wide: aggregate with max(), not sum()), breaker states
+ *   of this instance.
  * Recording never throws into the caller: a failed lookup is logged at debug level and skipped.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -137,6 +138,16 @@ export class Metrics implements RequestMetrics, FulfilmentMetrics, ClassifierMet
           const r = await db.query<{ s: number | null }>(`SELECT extract(epoch FROM now() - min(next_run_at))::float8 AS s FROM ${AGENDA_TABLE} WHERE locked_at IS NULL AND next_run_at <= now() AND NOT disabled`);
           this.set(Math.max(0, r.rows[0]?.s ?? 0));
         } catch (e) { log?.debug({ err: (e as Error).message }, 'metrics: job queue age unavailable'); }
+      },
+    });
+    new Gauge({
+      name: 'errand_alerts_firing', help: 'Alerts currently firing, by rule (from the alerts table; cluster-wide).', labelNames: ['rule'], registers,
+      async collect() {
+        this.reset();
+        try {
+          const r = await db.query<{ rule: string; n: number }>(`SELECT rule, count(*)::int AS n FROM alerts WHERE status = 'firing' GROUP BY rule`);
+          for (const x of r.rows) this.set({ rule: x.rule }, x.n);
+        } catch (e) { log?.debug({ err: (e as Error).message }, 'metrics: alerts unavailable'); }
       },
     });
     this.jobPickup = new Histogram({ name: 'errand_job_pickup_seconds', help: 'From when a job was due to when this instance started it (one-off jobs; first run).', labelNames: ['job'], buckets: SHORT_BUCKETS, registers });

@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { AlertService, ON_CALL } from '../../src/observability/alerts.js';
 import { DEFAULT_RULES, loadAlertConfig } from '../../src/observability/alert-rules.js';
 import { onlyLoopback, restoreNet } from '../support/net.js';
+import { parseSamples, valueOf } from './prom-text.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const HOOK = 'https://hooks.oncall.test';
@@ -81,6 +82,7 @@ it('raises a failure-rate alert once, repeats it only after the cool-down, and s
   expect(text!.text).toBe('Alert [item-failure-rate]: item "vpn-access": 3 of 4 requests failed in the last 10 h (75%, above 50%).');
   expect(hooksFor('item-failure-rate')).toEqual([expect.objectContaining({ status: 'firing', subject: 'vpn-access', notification: 1, summary: expect.stringContaining('3 of 4 requests failed') })]);
   expect((await q(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'alert.raised' AND subject = 'item-failure-rate:vpn-access'`))[0]!.n).toBe(1);
+  expect(valueOf(parseSamples(await t.app.metrics.render()), 'errand_alerts_firing', { rule: 'item-failure-rate' })).toBe(1);
 
   // still failing a minute later, and 29 minutes later: nothing new is sent
   clock += 60_000;
@@ -111,6 +113,7 @@ it('raises a failure-rate alert once, repeats it only after the cool-down, and s
   const again = await t.app.alerts.evaluate();
   expect([...again.raised, ...again.renotified, ...again.resolved]).toEqual([]);
   expect(await q(`SELECT status, notify_count FROM alerts WHERE rule = 'item-failure-rate'`)).toEqual([{ status: 'resolved', notify_count: 2 }]);
+  expect(valueOf(parseSamples(await t.app.metrics.render()), 'errand_alerts_firing', { rule: 'item-failure-rate' })).toBeUndefined();
 });
 
 it('warns about open requests near their SLA (80 % of responseTime) and resolves when they close', async () => {
