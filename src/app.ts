@@ -31,6 +31,7 @@ import { purgeExpiredPersonalData } from './governance/retention.js';
 import { AccessReviewService } from './governance/access-reviews.js';
 import { syncIdentities } from './directory/identity-sync.js';
 import { apiRouter } from './http/api.routes.js';
+import { adminApiRouter } from './http/admin-api.routes.js';
 import { buildHttpApp } from './http/server.js';
 import { webChatRouter } from './channels/web/web-chat.routes.js';
 import { createSlackAdapter, type SlackAdapter } from './channels/slack/slack.adapter.js';
@@ -225,6 +226,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       ...(teams ? [teams.router] : []),
       ...(config.webChatDemo ? [webChatRouter({ db, conversation, requests, triage, catalogue: () => catalogue })] : []),
       express.Router().use('/api', apiRouter({ db, catalogue: () => catalogue, requests, conversation, overrides, grants, approvalTimers, reviews, apiKeys: config.apiKeys })),
+      express.Router().use('/admin/api', adminApiRouter({ db, catalogue: () => catalogue, apiKeys: config.apiKeys, now })),
     ],
   });
 

@@ -17,6 +17,8 @@ const USAGE = `usage: errand <command>
                                triage labels waiting for review before "train --with-feedback"
   report compliance --from <date> --to <date> [--item id] [--format json|csv]
                                requests with approvals, actions and grants (audit evidence)
+  report service-review (--period YYYY-MM | --from <date> --to <date>) [--item id] [--format md|csv|json]
+                               volume, automation, classification, SLA, satisfaction, failure causes per item
   teams package --app-id <GUID> --host <host> [--out file.zip]
                                the Teams app package (manifest + icons) to upload
   audit verify                 check the audit log's hash chain; exit 1 listing edited or deleted rows
@@ -77,6 +79,7 @@ export async function runCli(argv: string[]): Promise<number> {
       return 0;
     }, { migrate: true });
   }
+  if (cmd === 'report' && sub === 'service-review') return (await import('./report-commands.js')).runReportCommand(sub, rest);
   if (cmd === 'report' && sub === 'compliance') {
     const opt = (name: string) => optionOf(rest, name);
     const from = new Date(opt('from') ?? ''), to = new Date(opt('to') ?? '');

@@ -7,6 +7,7 @@
  *   desk:ask                        send the text (value) to the triage queue
  *   approval:<approvalId>:approve | approval:<approvalId>:deny   (value = the reason, if the channel asked)
  *   triage:<triageId>:assign:<itemId> | triage:<triageId>:not-a-request | triage:<triageId>:case
+ *   rating:<requestId>:<1-5>        the requester rates a fulfilled request (src/reporting/satisfaction.ts)
  */
 
 export interface Button { id: string; label: string; value?: string; style?: 'primary' | 'danger' }

@@ -28,6 +28,8 @@ import type { JobContext, JobQueue } from '../jobs/job-queue.port.js';
 import type { Logger } from '../log.js';
 import { getRequest, recordEvent, transition, type RequestRow } from '../requests/request.repository.js';
 import { checkEligibility } from '../requests/eligibility.js';
+import { recordFailure } from '../reporting/rca.js';
+import { promptRating } from '../reporting/satisfaction.js';
 import { compensate } from './engine/compensation.js';
 import type { ActionInvoker } from './engine/invoker.js';
 import { createManualTask } from './engine/manual-tasks.js';
@@ -113,6 +115,7 @@ export class FulfilmentRunner {
         if (!(await transition(tx, r.id, ['in-fulfilment'], 'failed', 'system', `no longer eligible: ${elig.reason}`))) return false;
         await tx.query('UPDATE requests SET lease_owner = NULL, lease_until = NULL WHERE id = $1', [r.id]);
         await audit(tx, { actor: 'system', action: 'request.refused-at-fulfilment', subject: r.ref, detail: { rule: elig.rule, reason: elig.reason } });
+        await recordFailure(tx, { requestId: r.id, itemId: r.itemId, outcome: 'refused', error: `no longer eligible: ${elig.reason}` });
         await postMessage(tx, r.requesterEmail, { kind: 'outcome', text: `${r.ref} was not carried out: ${elig.reason}. Nothing was changed.` }, { conversationId: r.conversationId, key: `${r.id}:ineligible` });
         return true;
       });
@@ -131,6 +134,7 @@ export class FulfilmentRunner {
       const rows = await loadSteps(db, r.id);
       for (const [id, row] of rows) if (row.status === 'done') { tctx.steps[id] = row.output ?? {}; rc.masked.steps[id] = row.output ?? {}; }
       const failed = [...rows.values()].find((x) => x.status === 'failed');
+      if (failed) await recordFailure(db, { requestId: r.id, itemId: r.itemId, stepId: failed.stepId, action: wf.find((s) => s.id === failed.stepId)?.action, outcome: 'failed', attempt: failed.attempts, error: failed.error ?? 'failed' }); // no-op when the run below recorded it
       if (failed) { await compensate(this.deps, rc, rows, failed.stepId, failed.error ?? 'failed'); await this.release(r.id); await this.deps.metrics?.requestEnded(r.id); return; }
       const settled = (id: string) => ['done', 'skipped'].includes(rows.get(id)?.status ?? '');
       const now = Date.now();
@@ -190,7 +194,7 @@ export class FulfilmentRunner {
     } catch (e) {
       const c = classify(e);
       this.deps.metrics?.stepFailed(backend, e);
-      if (c.circuitOpen) return this.deferOrManual(rc, s, backend, c.message, attempt, policy, true, token);
+      if (c.circuitOpen) return this.deferOrManual(rc, s, backend, c.message, attempt, policy, true, token, e);
       await audit(db, { actor: 'system', action: 'step.failed', subject: r.ref, detail: { step: s.id, backend, attempt, retryable: c.retryable, error: c.message } });
       if (c.retryable && attempt < policy.maxAttempts) {
         const delay = retryDelayMs(policy, attempt, c.retryAfterMs);
@@ -199,17 +203,20 @@ export class FulfilmentRunner {
         await audit(db, { actor: 'system', action: 'step.retry-scheduled', subject: r.ref, detail: { step: s.id, attempt, delayMs: delay, error: c.message } });
         return 'waiting';
       }
-      if (c.retryable) return this.deferOrManual(rc, s, backend, `${c.message} (after ${attempt} attempt${attempt === 1 ? '' : 's'})`, attempt, policy, false, token);
+      if (c.retryable) return this.deferOrManual(rc, s, backend, `${c.message} (after ${attempt} attempt${attempt === 1 ? '' : 's'})`, attempt, policy, false, token, e);
       await setStepState(db, r.id, s.id, { status: 'failed', error: c.message, token });
+      await recordFailure(db, { requestId: r.id, itemId: r.itemId, stepId: s.id, action: s.action, outcome: 'failed', attempt, error: e });
       return 'failed';
     }
   }
 
   /** Backend unavailable: a manual task if the step allows it, else wait (open breaker) or fail. */
-  private async deferOrManual(rc: RunContext, s: WorkflowStepDef, backend: string, reason: string, attempt: number, policy: RetryPolicy, circuitOpen: boolean, token?: string): Promise<Outcome> {
+  private async deferOrManual(rc: RunContext, s: WorkflowStepDef, backend: string, reason: string, attempt: number, policy: RetryPolicy, circuitOpen: boolean, token?: string, error: unknown = reason): Promise<Outcome> {
     const db = this.deps.db;
+    const failure = (outcome: 'manual' | 'failed') => recordFailure(db, { requestId: rc.r.id, itemId: rc.r.itemId, stepId: s.id, action: s.action, outcome, attempt, error, message: reason });
     if (s.manual === 'allowed') {
       await createManualTask(db, rc, s, reason, token);
+      await failure('manual');
       return 'manual';
     }
     if (circuitOpen) {
@@ -220,6 +227,7 @@ export class FulfilmentRunner {
       return 'waiting';
     }
     await setStepState(db, rc.r.id, s.id, { status: 'failed', error: reason, token });
+    await failure('failed');
     void policy;
     return 'failed';
   }
@@ -231,6 +239,7 @@ export class FulfilmentRunner {
       await tx.query('UPDATE requests SET lease_owner = NULL, lease_until = NULL WHERE id = $1', [r.id]);
       await audit(tx, { actor: 'system', action: 'request.fulfilled', subject: r.ref });
       await postMessage(tx, r.requesterEmail, { kind: 'outcome', text: `${r.ref} is done: ${r.item.title} fulfilled.` }, { conversationId: r.conversationId, key: `${r.id}:fulfilled` });
+      await promptRating(tx, r);
       return true;
     });
     if (ended) await this.deps.metrics?.requestEnded(r.id);
