@@ -254,4 +254,14 @@ describe('@mentions and rate limits', () => {
     expect(blockText(after[0])).toBe(blockText(after[1]));
     expect((await q(`SELECT count(*)::int AS n FROM channel_deliveries WHERE channel = 'slack' AND target = 'DMARK' AND status = 'sent'`))[0]!.n).toBeGreaterThanOrEqual(1);
   });
+
+  it('a message to an address outside the directory does not block later deliveries', async () => {
+    const { postMessage } = await import('../../src/conversation/outbox.repository.js');
+    const stray = await postMessage(t.app.db, 'iam-team@example.com', { kind: 'info', text: 'to a team mailbox' });
+    await postMessage(t.app.db, 'mark.manager@example.com', { kind: 'info', text: 'after the stray one' });
+    await eventually(async () => posts('DMARK').some((c) => /after the stray one/.test(blockText(c))), 15000, 'the later message');
+    const [d] = await q(`SELECT status, attempts, error FROM channel_deliveries WHERE channel = 'slack' AND message_id = $1`, [stray]);
+    expect(d).toMatchObject({ status: 'failed', attempts: 5 });
+    expect(d!.error).toMatch(/no Slack account/);
+  });
 });

@@ -87,8 +87,16 @@ export class SlackDispatcher extends DeliveryLoop {
     if (!target) {
       const user = await this.ids.userOf(m.person_email);
       if (!user) {
-        // not in Slack: remember, so their messages are not looked up again and again
-        await this.db.query(`INSERT INTO channel_identities (channel, external_id, person_email) VALUES ('slack:none', $1, $1) ON CONFLICT DO NOTHING`, [m.person_email]);
+        // Not in Slack: remember, so their messages are not looked up again and again. An address that
+        // is not in the directory (a team mailbox such as an item owner's contact) cannot be an identity
+        // (foreign key): its message is recorded as undeliverable instead, so it never blocks the queue.
+        await this.db.query(
+          `WITH person AS (SELECT email FROM people WHERE email = $1),
+                ident AS (INSERT INTO channel_identities (channel, external_id, person_email) SELECT 'slack:none', email, email FROM person ON CONFLICT DO NOTHING)
+           INSERT INTO channel_deliveries (channel, dedupe_key, message_id, status, attempts, error)
+           SELECT 'slack', $2, $3, 'failed', 5, 'recipient has no Slack account (not in the directory or not found by e-mail)'
+            WHERE NOT EXISTS (SELECT 1 FROM person) ON CONFLICT DO NOTHING`,
+          [m.person_email, `m:${m.id}`, m.id]);
         return 1;
       }
       target = { channel: await this.ids.dmChannel(user) };
