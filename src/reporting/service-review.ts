@@ -6,18 +6,19 @@
  *   manual work, over all fulfilled. Triage: the request is the requester's first of that item
  *   within 7 days after triage assigned them that item. Manual work: a case for the request or a
  *   manual task.
- * - classification: `confirmed` = requests submitted in the period that the classifier routed (they
- *   carry its confidence) and the requester went through with; `corrected` = "that's not what I
- *   meant" on this item (audit `nlu.corrected`); `triaged` = triage items assigned to this item in the
- *   period, `triageTopRight` of them with the classifier's top suggestion right.
- *   accuracy = (confirmed + triageTopRight) / (confirmed + corrected + triaged): how often the
- *   classifier's best guess was this item when it should have been, and not when it should not;
- *   precision = confirmed / (confirmed + corrected); recall = confirmed / (confirmed + triaged).
+ * - classification, with the counts of the NLU quality report (src/nlu/quality-report.ts, from the
+ *   audit trail): `routed` = messages the classifier sent to this item, `corrected` = of those, "that's
+ *   not what I meant", `missed` = messages triage assigned to this item (the classifier was unsure),
+ *   `missedTopSuggestionRight` = of those, how many had this item as the classifier's top suggestion.
+ *   precision = (routed − corrected) / routed (the quality report's "accuracy"); recall =
+ *   (routed − corrected) / (routed − corrected + missed); accuracy = (routed − corrected) /
+ *   (routed + missed): right decisions over every decision that involved this item.
  * - timeliness: cycle time and SLA compliance (see cycle-time.ts)
  * - satisfaction: ratings of requests whose prompt went out in the period (see satisfaction.ts)
  * - failures: counts by root-cause category and the most frequent error signatures
  */
 import type { Queryable } from '../db/database.js';
+import { nluQualityReport } from '../nlu/quality-report.js';
 import { cycleTimeReport, type CycleStats } from './cycle-time.js';
 import type { Period } from './period.js';
 import type { RcaCategory } from './rca.js';
@@ -25,10 +26,10 @@ import { recurringErrors } from './recurring-errors.js';
 import { mergeStats, satisfactionByItem, type SatisfactionStats } from './satisfaction.js';
 
 export interface Classification {
-  confirmed: number;
+  routed: number;
   corrected: number;
-  triaged: number;
-  triageTopRight: number;
+  missed: number;
+  missedTopSuggestionRight: number;
   accuracy: number | null;
   precision: number | null;
   recall: number | null;
@@ -54,13 +55,9 @@ export interface ServiceReview {
 
 const ratio = (a: number, b: number): number | null => (b ? Math.round((a / b) * 10000) / 10000 : null);
 
-function classification(c: { confirmed: number; corrected: number; triaged: number; triageTopRight: number }): Classification {
-  return {
-    ...c,
-    accuracy: ratio(c.confirmed + c.triageTopRight, c.confirmed + c.corrected + c.triaged),
-    precision: ratio(c.confirmed, c.confirmed + c.corrected),
-    recall: ratio(c.confirmed, c.confirmed + c.triaged),
-  };
+function classification(c: { routed: number; corrected: number; missed: number; missedTopSuggestionRight: number }): Classification {
+  const right = Math.max(0, c.routed - c.corrected);
+  return { ...c, accuracy: ratio(right, c.routed + c.missed), precision: ratio(right, c.routed), recall: ratio(right, right + c.missed) };
 }
 
 /** The service review of a period, for every item with activity (or only `items`). */
@@ -86,28 +83,23 @@ export async function serviceReview(q: Queryable, o: Period & { items?: string[]
               OR EXISTS (SELECT 1 FROM fulfilment_steps s WHERE s.request_id = r.id AND (s.manual_case IS NOT NULL OR s.output->>'manual' = 'true'))) AS manual
            FROM requests r WHERE r.status = 'fulfilled' AND r.completed_at >= $1 AND r.completed_at < $2 AND ($3::text[] IS NULL OR r.item_id = ANY($3))) x
      GROUP BY item_id`, params)).rows;
-  const cls = (await q.query<{ item_id: string; confirmed: number; corrected: number; triaged: number; top_right: number }>(
-    `WITH c AS (
-       SELECT item_id, 1 AS confirmed, 0 AS corrected, 0 AS triaged, 0 AS top_right FROM requests
-         WHERE intent_confidence IS NOT NULL AND created_at >= $1 AND created_at < $2
-       UNION ALL SELECT detail->>'wrongIntent', 0, 1, 0, 0 FROM audit_log
-         WHERE action = 'nlu.corrected' AND at >= $1 AND at < $2 AND detail ? 'wrongIntent'
-       UNION ALL SELECT assigned_item, 0, 0, 1, CASE WHEN suggestions->0->>'intent' = assigned_item THEN 1 ELSE 0 END FROM triage_items
-         WHERE status = 'assigned' AND decided_at >= $1 AND decided_at < $2)
-     SELECT item_id, sum(confirmed)::int AS confirmed, sum(corrected)::int AS corrected, sum(triaged)::int AS triaged, sum(top_right)::int AS top_right
-     FROM c WHERE item_id IS NOT NULL AND ($3::text[] IS NULL OR item_id = ANY($3)) GROUP BY item_id`, params)).rows;
+  const quality = (await nluQualityReport(q, o.from, o.to)).total.items;
+  const topRight = (await q.query<{ item_id: string; n: number }>(
+    `SELECT assigned_item AS item_id, count(*)::int AS n FROM triage_items
+     WHERE status = 'assigned' AND decided_at >= $1 AND decided_at < $2 AND suggestions->0->>'intent' = assigned_item GROUP BY 1`, [o.from, o.to])).rows;
+  const inScope = (id: string) => !o.items || o.items.includes(id);
   const fails = (await q.query<{ item_id: string; category: RcaCategory; n: number }>(
     `SELECT item_id, category, count(*)::int AS n FROM fulfilment_failures WHERE occurred_at >= $1 AND occurred_at < $2 AND ($3::text[] IS NULL OR item_id = ANY($3)) GROUP BY 1, 2`, params)).rows;
   const cycle = await cycleTimeReport(q, { from: o.from, to: o.to, ...(o.items ? { items: o.items } : {}) });
   const sat = await satisfactionByItem(q, { from: o.from, to: o.to, ...(o.items ? { items: o.items } : {}) });
   const recurring = await recurringErrors(q, { from: o.from, to: o.to, ...(o.items ? { items: o.items } : {}), limit: 1000 });
 
-  const ids = new Set<string>([...(o.items ?? []), ...vol.map((x) => x.item_id), ...auto.map((x) => x.item_id), ...cls.map((x) => x.item_id), ...fails.map((x) => x.item_id), ...sat.keys()]);
+  const ids = new Set<string>([...(o.items ?? []), ...vol.map((x) => x.item_id), ...auto.map((x) => x.item_id), ...Object.keys(quality).filter(inScope), ...fails.map((x) => x.item_id), ...sat.keys()]);
   const noSat = mergeStats([]);
   const items: ItemReview[] = [...ids].sort().map((id) => {
     const v = vol.find((x) => x.item_id === id);
     const a = auto.find((x) => x.item_id === id);
-    const c = cls.find((x) => x.item_id === id);
+    const c = quality[id];
     const t = cycle.byItem.find((x) => x.item === id);
     const byCategory: Record<RcaCategory, number> = { process: 0, system: 0, user: 0 };
     for (const f of fails.filter((x) => x.item_id === id)) byCategory[f.category] += f.n;
@@ -115,7 +107,7 @@ export async function serviceReview(q: Queryable, o: Period & { items?: string[]
       item: id, title: o.titles?.(id) ?? v?.title ?? t?.title ?? id,
       volume: { submitted: v?.submitted ?? 0, fulfilled: v?.fulfilled ?? 0, failed: v?.failed ?? 0, denied: v?.denied ?? 0, cancelled: v?.cancelled ?? 0 },
       automation: { fulfilled: a?.fulfilled ?? 0, automated: a?.automated ?? 0, viaTriage: a?.via_triage ?? 0, withManualWork: a?.with_manual ?? 0, rate: ratio(a?.automated ?? 0, a?.fulfilled ?? 0) },
-      classification: classification({ confirmed: c?.confirmed ?? 0, corrected: c?.corrected ?? 0, triaged: c?.triaged ?? 0, triageTopRight: c?.top_right ?? 0 }),
+      classification: classification({ routed: c?.routed ?? 0, corrected: c?.corrected ?? 0, missed: c?.missed ?? 0, missedTopSuggestionRight: topRight.find((x) => x.item_id === id)?.n ?? 0 }),
       timeliness: { responseTime: t?.responseTime ?? null, p50Hours: t?.p50Hours ?? null, p90Hours: t?.p90Hours ?? null, meanHours: t?.meanHours ?? null, sla: t?.sla ?? { met: 0, breached: 0, compliance: null } },
       satisfaction: sat.get(id) ?? noSat,
       failures: {
@@ -133,7 +125,7 @@ export async function serviceReview(q: Queryable, o: Period & { items?: string[]
     overall: {
       volume: { submitted: sum((i) => i.volume.submitted), fulfilled: sum((i) => i.volume.fulfilled), failed: sum((i) => i.volume.failed), denied: sum((i) => i.volume.denied), cancelled: sum((i) => i.volume.cancelled) },
       automation: { fulfilled: fulfilledAll, automated, viaTriage: sum((i) => i.automation.viaTriage), withManualWork: sum((i) => i.automation.withManualWork), rate: ratio(automated, fulfilledAll) },
-      classification: classification({ confirmed: sum((i) => i.classification.confirmed), corrected: sum((i) => i.classification.corrected), triaged: sum((i) => i.classification.triaged), triageTopRight: sum((i) => i.classification.triageTopRight) }),
+      classification: classification({ routed: sum((i) => i.classification.routed), corrected: sum((i) => i.classification.corrected), missed: sum((i) => i.classification.missed), missedTopSuggestionRight: sum((i) => i.classification.missedTopSuggestionRight) }),
       timeliness: { p50Hours: cycle.overall.p50Hours, p90Hours: cycle.overall.p90Hours, meanHours: cycle.overall.meanHours, sla: cycle.overall.sla },
       satisfaction: mergeStats(items.map((i) => i.satisfaction)),
       failures: {

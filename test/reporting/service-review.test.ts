@@ -31,7 +31,11 @@ beforeAll(async () => {
   const r4 = await craftRequest(t.db, { item: 'vpn', title: 'VPN access', requester: 'ann@example.com', createdAt: d('08T09:00:00'), completedAt: d('08T09:30:00'), status: 'failed', confidence: 0.7 });
   await recordFailure(t.db, { requestId: r4.id, itemId: 'vpn', stepId: 'add', outcome: 'failed', attempt: 3, error: new ActionError('POST https://idm.test/groups/77 answered 503: busy', true) });
   await t.db.query(`UPDATE fulfilment_failures SET occurred_at = $1`, [d('08T09:30:00')]);
-  // one "that's not what I meant" on vpn, and a triage item errand had suggested laptop for
+  // the classifier routed 4 messages to vpn (one corrected: "that's not what I meant"), 1 to laptop,
+  // 2 to triage; triage assigned vpn twice: once errand's top suggestion was vpn, once laptop
+  for (const [intent, n] of [['vpn', 4], ['laptop', 1], [null, 2]] as const) {
+    for (let i = 0; i < n; i++) await t.db.query(`INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, 'ann@example.com', 'nlu.classified', 'web:ann', $2)`, [d('04T09:00:00'), JSON.stringify({ intent, confidence: 0.9 })]);
+  }
   await t.db.query(`INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, 'ann@example.com', 'nlu.corrected', 'web:ann', '{"wrongIntent": "vpn", "text": "x"}')`, [d('09T09:00:00')]);
   await craftTriage(t.db, { requester: 'bob@example.com', createdAt: d('09T07:00:00'), decidedAt: d('09T08:00:00'), assigned: 'vpn', topSuggestion: 'laptop' });
   // laptop (2d): one automated in 24 h
@@ -60,20 +64,20 @@ it('reports volume, automation, classification, timeliness, satisfaction and fai
     item: 'vpn', title: 'VPN access',
     volume: { submitted: 4, fulfilled: 3, failed: 1, denied: 0, cancelled: 0 },
     automation: { fulfilled: 3, automated: 1, viaTriage: 1, withManualWork: 1, rate: 0.3333 },
-    classification: { confirmed: 3, corrected: 1, triaged: 2, triageTopRight: 1, accuracy: 0.6667, precision: 0.75, recall: 0.6 },
+    classification: { routed: 4, corrected: 1, missed: 2, missedTopSuggestionRight: 1, accuracy: 0.5, precision: 0.75, recall: 0.6 },
     timeliness: { responseTime: '8h', p50Hours: 4, p90Hours: 8.8, sla: { met: 2, breached: 2, compliance: 0.5 } },
     satisfaction: { prompted: 3, count: 2, mean: 4, distribution: { 1: 0, 2: 0, 3: 1, 4: 0, 5: 1 }, responseRate: 0.6667 },
     failures: { total: 1, byCategory: { process: 0, system: 1, user: 0 }, top: [{ category: 'system', step: 'add', signature: 'POST https://idm.test/groups/<n> answered <n>: busy', count: 1 }] },
   });
-  expect(r.items[0]).toMatchObject({ volume: { submitted: 1, fulfilled: 1 }, automation: { rate: 1 }, timeliness: { sla: { compliance: 1 } } });
-  expect(r.overall).toMatchObject({ volume: { submitted: 5, fulfilled: 4, failed: 1 }, automation: { fulfilled: 4, automated: 2, rate: 0.5 }, satisfaction: { count: 2, mean: 4 } });
+  expect(r.items[0]).toMatchObject({ volume: { submitted: 1, fulfilled: 1 }, automation: { rate: 1 }, timeliness: { sla: { compliance: 1 } }, classification: { routed: 1, accuracy: 1 } });
+  expect(r.overall).toMatchObject({ volume: { submitted: 5, fulfilled: 4, failed: 1 }, automation: { fulfilled: 4, automated: 2, rate: 0.5 }, satisfaction: { count: 2, mean: 4 }, classification: { routed: 5, missed: 2, accuracy: 0.5714 } });
 });
 
 it('writes Markdown (default) and CSV, and one item with --item', async () => {
   const md = await cli('--from', '2026-10-01', '--to', '2026-11-01');
   expect(md.code).toBe(0);
   expect(md.out).toMatch(/^# Service review 2026-10-01 – 2026-11-01/);
-  expect(md.out).toContain('| vpn | 4 | 3 | 1 | 33.3% | 50% | 4 | 8.8 | 4 (2) | 66.7% | 1 | system: POST https://idm.test/groups/<n> answered <n>: busy (1×) |');
+  expect(md.out).toContain('| vpn | 4 | 3 | 1 | 33.3% | 50% | 4 | 8.8 | 4 (2) | 50% | 1 | system: POST https://idm.test/groups/<n> answered <n>: busy (1×) |');
   expect(md.out).toContain('- Ratings: 1★ 0, 2★ 0, 3★ 1, 4★ 0, 5★ 1 (response rate 66.7%)');
 
   const csv = await cli('--period', '2026-10', '--format', 'csv', '--item', 'vpn');
@@ -81,7 +85,7 @@ it('writes Markdown (default) and CSV, and one item with --item', async () => {
   const lines = csv.out.trim().split('\n');
   expect(lines[0]).toBe(REVIEW_CSV_HEADER.join(','));
   expect(lines).toHaveLength(3);
-  expect(lines[1]).toMatch(/^vpn,VPN access,4,3,1,0,0,0\.3333,1,1,1,0\.5,2,2,4,8\.8,4,2,0,0,1,0,1,0\.6667,0\.75,0\.6,1,0,1,0,system: POST/);
+  expect(lines[1]).toMatch(/^vpn,VPN access,4,3,1,0,0,0\.3333,1,1,1,0\.5,2,2,4,8\.8,4,2,0,0,1,0,1,0\.5,0\.75,0\.6,1,0,1,0,system: POST/);
   expect(lines[2]).toMatch(/^\*,all items,4,3,1,/);
 });
 
