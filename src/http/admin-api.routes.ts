@@ -110,7 +110,10 @@ export function adminApiRouter(d: AdminApiDeps): express.Router {
 
   r.get('/overview', async (req, res) => {
     const p = await prepare('overview', req, res);
-    if (p) res.json({ scope: p.items ?? 'all', ...(await overview(d.db, { now: d.now(), items: p.items })) });
+    if (!p) return;
+    const items = d.catalogue().list().filter((i) => !p.items || p.items.includes(i.id)).sort((a, b) => a.id.localeCompare(b.id))
+      .map((i) => ({ id: i.id, title: i.title, category: i.category, responseTime: i.responseTime, owner: i.owner }));
+    res.json({ scope: p.items ?? 'all', items, ...(await overview(d.db, { now: d.now(), items: p.items })) });
   });
 
   r.get('/cycle-time', async (req, res) => {

@@ -75,6 +75,7 @@ it('shows service owners only their items', async () => {
   const nina = await get('overview?actor=nina.network@example.com');
   expect(nina.status).toBe(200);
   expect(nina.body.scope).toEqual(['vpn-access']);
+  expect(nina.body.items).toEqual([{ id: 'vpn-access', title: 'VPN access', category: 'access', responseTime: '1d', owner: { team: 'Network Services', contact: 'network@example.com' } }]);
   expect((await get('cycle-time?actor=nina.network@example.com&item=app-access')).status).toBe(403);
   expect((await get('cycle-time?actor=nina.network@example.com&item=vpn-access')).status).toBe(200);
   const iamItems = t.app.catalogue.list().filter((i) => i.owner.contact === 'iam@example.com').map((i) => i.id).sort();
