@@ -29,14 +29,17 @@ export interface TrainOptions extends FeatureOptions {
 }
 
 /**
- * Chosen by 5-fold cross-validation on the training part of the fixed split (never the held-out part),
- * comparing routing utility (see evaluate.ts): unigrams alone scored ~0.68-0.69, + bigrams ~0.69,
- * + character 4-grams ~0.72; l2 in 3e-6…3e-5 and 40…100 iterations made no difference beyond noise.
+ * Features chosen by 5-fold cross-validation on the training part of the fixed split (never the
+ * held-out part), comparing routing utility (see evaluate.ts): unigrams alone scored ~0.68-0.69,
+ * + bigrams ~0.69, + character 4-grams ~0.72. L2 and iterations chosen on CLINC150's validation split
+ * (bench/, raw top-1 accuracy over the 150 intents): l2 1e-5 → 0.921, 3e-6 → 0.928, 1e-6 → 0.931,
+ * 2e-7 → 0.931; 100 and 150 iterations gave the same model quality at 1e-6. Also tried and not kept:
+ * character 3-5-grams (0.923 at 3e-6, 4× slower), character weight 0.8 (0.920), bigram weight 0.6 (0.923).
  */
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   ...DEFAULT_FEATURE_OPTIONS,
-  l2: 1e-5,
-  iterations: 60,
+  l2: 1e-6,
+  iterations: 100,
   minNgramCount: 3,
   balanceClasses: false,
 };

@@ -23,7 +23,7 @@ describe('fixed held-out split', () => {
 });
 
 describe('held-out quality (floors = figures measured when the model was built, minus a margin)', () => {
-  // Measured: in-scope accuracy 0.818, out-of-scope recall 0.969, macro-F1 0.870, misroute rate 0.032.
+  // Measured (1,504 examples, calibrated): in-scope accuracy 0.820, out-of-scope recall 0.977, macro-F1 0.860, misroute rate 0.057.
   it('routes in-scope requests right (a rejection counts as an error)', () => {
     expect(report.metrics.inScopeAccuracy).toBeGreaterThanOrEqual(0.78);
   });
@@ -32,7 +32,7 @@ describe('held-out quality (floors = figures measured when the model was built, 
   });
   it('has a decent macro-F1 and few misroutes', () => {
     expect(report.metrics.macroF1).toBeGreaterThanOrEqual(0.82);
-    expect(report.metrics.misrouteRate).toBeLessThanOrEqual(0.06);
+    expect(report.metrics.misrouteRate).toBeLessThanOrEqual(0.07);
   });
   it('reports classify latency figures', () => {
     // speed is a benchmark figure (errand train prints it), not a test threshold
