@@ -32,6 +32,8 @@ import { AccessReviewService } from './governance/access-reviews.js';
 import { syncIdentities } from './directory/identity-sync.js';
 import { apiRouter } from './http/api.routes.js';
 import { adminApiRouter } from './http/admin-api.routes.js';
+import { AdminAuth } from './http/admin/auth.js';
+import { adminDashboardRouter } from './http/admin/routes.js';
 import { buildHttpApp } from './http/server.js';
 import { webChatRouter } from './channels/web/web-chat.routes.js';
 import { createSlackAdapter, type SlackAdapter } from './channels/slack/slack.adapter.js';
@@ -212,6 +214,7 @@ export async function createApp(o: AppOptions): Promise<App> {
 
   const teams = config.teams ? createTeamsAdapter({ config: config.teams, db, catalogue: () => catalogue, conversation, requests, log, now, metrics }) : undefined;
 
+  const adminAuth = new AdminAuth({ db, catalogue: () => catalogue, now, sessionTtlHours: config.admin.sessionTtlHours, secure: config.production });
   const http = buildHttpApp({
     db, queue, log,
     backends: async () => {
@@ -226,7 +229,8 @@ export async function createApp(o: AppOptions): Promise<App> {
       ...(teams ? [teams.router] : []),
       ...(config.webChatDemo ? [webChatRouter({ db, conversation, requests, triage, catalogue: () => catalogue })] : []),
       express.Router().use('/api', apiRouter({ db, catalogue: () => catalogue, requests, conversation, overrides, grants, approvalTimers, reviews, apiKeys: config.apiKeys })),
-      express.Router().use('/admin/api', adminApiRouter({ db, catalogue: () => catalogue, apiKeys: config.apiKeys, now })),
+      express.Router().use('/admin/api', adminApiRouter({ db, catalogue: () => catalogue, apiKeys: config.apiKeys, now, sessionActor: adminAuth.apiActor })),
+      express.Router().use('/admin', adminDashboardRouter({ db, catalogue: () => catalogue, auth: adminAuth, publicUrl: config.admin.publicUrl, production: config.production, now })),
     ],
   });
 

@@ -51,6 +51,8 @@ const envSchema = z.object({
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   ALERTS_FILE: z.string().default(path.join(PROJECT_ROOT, 'dialogs', '_alerts.yaml')),
   ALERT_WEBHOOK_URL: z.string().url().optional(),
+  ADMIN_SESSION_TTL_HOURS: z.coerce.number().min(0.1).max(720).default(8),
+  ADMIN_PUBLIC_URL: z.string().url('the dashboard\'s public base URL, e.g. https://errand.example.com').optional(),
 });
 
 export interface Config {
@@ -88,6 +90,8 @@ export interface Config {
   };
   /** GET /metrics and alerting (src/observability). */
   observability: { metricsToken: string | undefined; alertsFile: string; alertWebhookUrl: string | undefined };
+  /** The admin dashboard's sign-in (src/http/admin): session lifetime, and the base URL of chat sign-in links. */
+  admin: { sessionTtlHours: number; publicUrl: string | undefined };
 }
 
 export interface TeamsConfig {
@@ -176,5 +180,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jobs: { concurrency: e.JOB_CONCURRENCY, lockLifetimeMs: e.JOB_LOCK_LIFETIME_MS, processEveryMs: e.JOB_PROCESS_EVERY_MS },
     production,
     observability: { metricsToken: e.METRICS_TOKEN, alertsFile: e.ALERTS_FILE, alertWebhookUrl: e.ALERT_WEBHOOK_URL },
+    admin: { sessionTtlHours: e.ADMIN_SESSION_TTL_HOURS, publicUrl: e.ADMIN_PUBLIC_URL?.replace(/\/+$/, '') },
   };
 }

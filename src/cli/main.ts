@@ -22,6 +22,8 @@ const USAGE = `usage: errand <command>
   teams package --app-id <GUID> --host <host> [--out file.zip]
                                the Teams app package (manifest + icons) to upload
   audit verify                 check the audit log's hash chain; exit 1 listing edited or deleted rows
+  admin add-user --email <e-mail> [--password-stdin] | admin list-users | admin remove-user --email <e-mail>
+                               local accounts of the admin dashboard (/admin)
 `;
 
 export async function runCli(argv: string[]): Promise<number> {
@@ -79,6 +81,7 @@ export async function runCli(argv: string[]): Promise<number> {
       return 0;
     }, { migrate: true });
   }
+  if (cmd === 'admin') return (await import('./admin-commands.js')).runAdminCommand(sub, rest);
   if (cmd === 'report' && sub === 'service-review') return (await import('./report-commands.js')).runReportCommand(sub, rest);
   if (cmd === 'report' && sub === 'compliance') {
     const opt = (name: string) => optionOf(rest, name);

@@ -1,7 +1,9 @@
 /**
  * JSON endpoints for the admin dashboard, mounted at /admin/api. Authenticated like /api (an API key
  * as `Authorization: Bearer <key>` or `X-API-Key`), on behalf of a directory person: `?actor=<e-mail>`
- * on GET, `"actor"` in the body of PATCH. Authorised server-side (src/reporting/access.ts): admins,
+ * on GET, `"actor"` in the body of PATCH. Or by the dashboard's session cookie (src/http/admin/auth.ts):
+ * the actor is then the signed-in person (`actor` is ignored) and PATCH needs the X-CSRF-Token header.
+ * Authorised server-side (src/reporting/access.ts): admins,
  * auditors and catalogue admins see every item, service owners only theirs, fulfillers the failures
  * (and may change a failure's category, as may admins). Query strings are validated with zod:
  * unknown or malformed parameters get 400 with the field errors.
@@ -34,7 +36,11 @@ import { changeCategory, RCA_CATEGORIES } from '../reporting/rca.js';
 import { failureReport } from '../reporting/recurring-errors.js';
 import { serviceReview } from '../reporting/service-review.js';
 
-export interface AdminApiDeps { db: Database; catalogue: () => Catalogue; apiKeys: string[]; now: () => Date }
+export interface AdminApiDeps {
+  db: Database; catalogue: () => Catalogue; apiKeys: string[]; now: () => Date;
+  /** The dashboard session's person (e-mail); null = answered already (CSRF refused); undefined = no session. */
+  sessionActor?: (req: Request, res: Response) => Promise<string | null | undefined>;
+}
 
 const MAX_DAYS = 731;
 
@@ -75,9 +81,14 @@ type Issue = { path: string; message: string };
 
 export function adminApiRouter(d: AdminApiDeps): express.Router {
   const r = express.Router();
-  r.use((req: Request, res: Response, next: NextFunction) => {
+  r.use(async (req: Request, res: Response, next: NextFunction) => {
     const auth = req.get('authorization');
     const key = auth?.startsWith('Bearer ') ? auth.slice(7) : req.get('x-api-key');
+    if (!key && d.sessionActor) {
+      const actor = await d.sessionActor(req, res);
+      if (actor === null) return;
+      if (actor) { res.locals.actor = actor; next(); return; }
+    }
     if (!key || !keyMatches(key, d.apiKeys)) {
       res.status(401).json({ error: 'unauthorized', message: 'Send a valid API key as "Authorization: Bearer <key>" or "X-API-Key".' });
       return;
@@ -87,7 +98,7 @@ export function adminApiRouter(d: AdminApiDeps): express.Router {
 
   /** Parses the query of a report, checks the period and the item, and authorises the actor. */
   async function prepare<K extends ReportKind>(kind: K, req: Request, res: Response): Promise<{ q: z.infer<(typeof QUERIES)[K]>; items: string[] | null; from: Date; to: Date } | undefined> {
-    const parsed = QUERIES[kind].safeParse(req.query);
+    const parsed = QUERIES[kind].safeParse(res.locals.actor ? { ...req.query, actor: res.locals.actor } : req.query);
     const fail = (fields: Issue[]) => { res.status(400).json({ error: 'invalid_query', message: USAGE[kind], fields }); return undefined; };
     if (!parsed.success) return fail(parsed.error.issues.map((i) => ({ path: i.path.join('.') || (i.code === 'unrecognized_keys' ? (i as { keys?: string[] }).keys?.join(', ') ?? '(query)' : '(query)'), message: i.message })));
     const q = parsed.data as z.infer<(typeof QUERIES)[K]> & { from?: string; to?: string; period?: string; item?: string; actor: string };
@@ -144,7 +155,7 @@ export function adminApiRouter(d: AdminApiDeps): express.Router {
   const categoryBody = z.object({ actor, category: z.enum(RCA_CATEGORIES), reason: z.string().trim().min(1).max(500).optional() }).strict();
   r.patch('/failures/:id/category', async (req, res) => {
     const id = Number(req.params.id);
-    const b = categoryBody.safeParse(req.body ?? {});
+    const b = categoryBody.safeParse(res.locals.actor ? { ...(req.body ?? {}), actor: res.locals.actor } : req.body ?? {});
     const fields: Issue[] = [...(Number.isSafeInteger(id) && id > 0 ? [] : [{ path: 'id', message: 'a failure id (a positive whole number)' }]), ...(b.success ? [] : b.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message })))];
     if (fields.length || !b.success) {
       res.status(400).json({ error: 'invalid_body', message: 'PATCH /admin/api/failures/<id>/category with {"actor": <e-mail>, "category": "process"|"system"|"user", "reason"?: <text>}', fields });
