@@ -378,6 +378,25 @@ function localNotice(text) {
 
 // ---------------------------------------------------------------- rendering messages
 
+/**
+ * Bot text with links to this server (e.g. a dashboard sign-in link) made clickable. Only same-origin
+ * http(s) URLs become links, so a URL a person typed and errand echoed cannot become a phishing link.
+ */
+function linkedText(text) {
+  const out = [];
+  let last = 0;
+  for (const m of String(text).matchAll(/https?:\/\/[^\s<>"']+/g)) {
+    let href = m[0].replace(/[.,;:!?)]+$/, '');
+    let url;
+    try { url = new URL(href); } catch { continue; }
+    if (url.origin !== location.origin) continue;
+    out.push(String(text).slice(last, m.index), h('a', { href: url.href, rel: 'noopener', text: href }));
+    last = m.index + href.length;
+  }
+  out.push(String(text).slice(last));
+  return out;
+}
+
 const KIND_LABEL = { approval: 'Approval needed', triage: 'Triage', summary: 'Review your request' };
 
 function renderMine(line) {
@@ -397,7 +416,7 @@ function renderBot(m) {
   const bubble = h('div', { class: `bubble${card ? ' bubble-card' : ''}`, tabindex: '-1' });
   if (KIND_LABEL[kind] && kind !== 'error') bubble.append(h('div', { class: 'kind-label', text: KIND_LABEL[kind] }));
   if (kind === 'error') bubble.append(h('div', { class: 'kind-label kind-warn' }, h('span', { 'aria-hidden': 'true', text: '⚠ ' }), 'Attention'));
-  if (m.text) bubble.append(h('div', { class: 'msg-text', text: m.text }));
+  if (m.text) bubble.append(h('div', { class: 'msg-text' }, linkedText(m.text)));
   if (Array.isArray(m.fields) && m.fields.length && !(Array.isArray(m.progress) && m.progress.length)) bubble.append(renderFields(m.fields));
   if (Array.isArray(m.progress) && m.progress.length) bubble.append(renderProgressList(m.progress));
 
