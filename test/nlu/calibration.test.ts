@@ -2,18 +2,9 @@ import { applyTemperature, calibrate, fitTemperature, negativeLogLikelihood, rel
 import { createClassifier, createScorer } from '../../src/nlu/classifier.js';
 import { OUT_OF_SCOPE, trainModel } from '../../src/nlu/model.js';
 import { trainCalibratedModel } from '../../src/nlu/train.js';
+import { mulberry32 } from '../support/rng.js';
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 const softmax = (z: number[]): number[] => {
   const m = Math.max(...z);

@@ -9,18 +9,9 @@ import { fitHoltWinters, forecastHoltWinters, gridSearch, mae, mape, seasonalNai
 import { addDays, dayOf } from '../../src/reporting/period.js';
 import { createTestDb, type TestDb } from '../support/test-db.js';
 import { at, craftCase, craftTriage, seedPeople } from './fixtures.js';
+import { mulberry32 } from '../support/rng.js';
 
-/** mulberry32: a small seeded generator, so the noise is the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seeded = mulberry32;
 
 const WEEK = [30, 34, 33, 31, 26, 6, 4]; // Monday … Sunday
 /** `days` of demand: weekly pattern + 0.15/day trend + Gaussian noise (σ = 2), rounded, never negative. */

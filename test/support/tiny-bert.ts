@@ -13,6 +13,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import onnxProto from 'onnx-proto';
+import { mulberry32 } from './rng.js';
 
 const { onnx } = onnxProto;
 type Tensor = InstanceType<typeof onnx.TensorProto>;
@@ -41,17 +42,7 @@ export function tinyBertVocabulary(words: readonly string[] = []): string[] {
   return [...base, ...extra];
 }
 
-/** mulberry32: small, fast, seedable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 /** Builds the ONNX model's bytes for a vocabulary of `vocabSize` tokens. */
 export function tinyBertOnnx(vocabSize: number, seed = 7): Uint8Array {
