@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULT_FEATURE_OPTIONS, idfOf, rawFeatures, weightFeatures, type FeatureOptions } from './features.js';
 import { words } from './text.js';
+import { createObjective } from './objective/parallel.js';
 
 export const MODEL_FORMAT = 'errand-intent-model';
 export const MODEL_VERSION = 1;
@@ -171,41 +172,16 @@ export function trainModel(data: readonly IntentExamples[], opts: Partial<TrainO
   const N = X.length;
   const sampleWeight = X.map((d) => (o.balanceClasses ? N / (C * perClass[d.y]!) : 1) / N);
 
-  // L-BFGS on the mean (optionally class-balanced) cross-entropy + l2/2 ‖W‖² (biases unpenalised).
+  // L-BFGS on the mean (optionally class-balanced) cross-entropy + l2/2 ‖W‖² (biases unpenalised);
+  // on large data the objective runs on worker threads (objective/parallel.ts).
   const P = F * C + C; // weights, then biases
-  const logits = new Float64Array(C);
-  const objective = (theta: Float64Array, grad: Float64Array): number => {
-    grad.fill(0);
-    let loss = 0;
-    for (let n = 0; n < N; n++) {
-      const { y, idx, val } = X[n]!;
-      for (let c = 0; c < C; c++) logits[c] = theta[F * C + c]!;
-      for (let j = 0; j < idx.length; j++) {
-        const base = idx[j]! * C;
-        const x = val[j]!;
-        for (let c = 0; c < C; c++) logits[c]! += theta[base + c]! * x;
-      }
-      let max = -Infinity;
-      for (let c = 0; c < C; c++) if (logits[c]! > max) max = logits[c]!;
-      let sum = 0;
-      for (let c = 0; c < C; c++) sum += Math.exp(logits[c]! - max);
-      const sw = sampleWeight[n]!;
-      loss += sw * (Math.log(sum) + max - logits[y]!);
-      for (let c = 0; c < C; c++) logits[c] = sw * (Math.exp(logits[c]! - max) / sum - (c === y ? 1 : 0));
-      for (let j = 0; j < idx.length; j++) {
-        const base = idx[j]! * C;
-        const x = val[j]!;
-        for (let c = 0; c < C; c++) grad[base + c]! += logits[c]! * x;
-      }
-      for (let c = 0; c < C; c++) grad[F * C + c]! += logits[c]!;
-    }
-    for (let p = 0; p < F * C; p++) {
-      loss += 0.5 * o.l2 * theta[p]! * theta[p]!;
-      grad[p]! += o.l2 * theta[p]!;
-    }
-    return loss;
-  };
-  const theta = minimiseLbfgs(objective, P, o.iterations);
+  const objective = createObjective(X, sampleWeight, F, C, o.l2);
+  let theta: Float64Array;
+  try {
+    theta = minimiseLbfgs(objective.f, P, o.iterations);
+  } finally {
+    objective.close();
+  }
 
   const weights: Record<string, number[]> = {};
   const idfs: Record<string, number> = {};
