@@ -18,6 +18,7 @@ const USAGE = `usage: errand <command>
   report compliance --from <date> --to <date> [--item id] [--format json|csv]
                                requests with approvals, actions and grants (audit evidence)
   report service-review (--period YYYY-MM | --from <date> --to <date>) [--item id] [--format md|csv|json]
+  report nlu (--period YYYY-MM | --from <date> --to <date>) [--by day|week] [--format md|json]
                                volume, automation, classification, SLA, satisfaction, failure causes per item
   teams package --app-id <GUID> --host <host> [--out file.zip]
                                the Teams app package (manifest + icons) to upload
@@ -82,7 +83,7 @@ export async function runCli(argv: string[]): Promise<number> {
     }, { migrate: true });
   }
   if (cmd === 'admin') return (await import('./admin-commands.js')).runAdminCommand(sub, rest);
-  if (cmd === 'report' && sub === 'service-review') return (await import('./report-commands.js')).runReportCommand(sub, rest);
+  if (cmd === 'report' && (sub === 'service-review' || sub === 'nlu')) return (await import('./report-commands.js')).runReportCommand(sub, rest);
   if (cmd === 'report' && sub === 'compliance') {
     const opt = (name: string) => optionOf(rest, name);
     const from = new Date(opt('from') ?? ''), to = new Date(opt('to') ?? '');

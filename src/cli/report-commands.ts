@@ -29,8 +29,32 @@ export function periodOf(args: string[]): Period | string {
   return { from: f, to: t };
 }
 
+const NLU_USAGE = 'usage: errand report nlu (--period YYYY-MM | --from <date> --to <date>) [--by day|week] [--format md|json]\n';
+
+/** `errand report nlu`: classifier quality over time (src/nlu/quality-report.ts). */
+async function nluReport(args: string[], io: ReportIo): Promise<number> {
+  const period = periodOf(args);
+  const format = optionOf(args, 'format') ?? 'md';
+  const by = optionOf(args, 'by') ?? 'week';
+  const problem = typeof period === 'string' ? period : !['md', 'json'].includes(format) ? `--format ${format}: expected md or json` : !['day', 'week'].includes(by) ? `--by ${by}: expected day or week` : undefined;
+  if (problem || typeof period === 'string') { io.stderr.write(`report nlu: ${problem}\n${NLU_USAGE}`); return 2; }
+  const { nluQualityReport, qualityReportMarkdown } = await import('../nlu/quality-report.js');
+  const run = async (db: Database) => {
+    const r = await nluQualityReport(db, period.from, period.to, by as 'day' | 'week');
+    io.stdout.write(format === 'json' ? `${JSON.stringify(r, null, 2)}\n` : qualityReportMarkdown(r));
+    return 0;
+  };
+  try {
+    return io.db ? await run(io.db) : await withConfiguredDatabase(run);
+  } catch (e) {
+    io.stderr.write(`report nlu: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
 export async function runReportCommand(sub: string | undefined, args: string[], io: ReportIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  if (sub !== 'service-review') { io.stderr.write(USAGE); return 2; }
+  if (sub === 'nlu') return nluReport(args, io);
+  if (sub !== 'service-review') { io.stderr.write(USAGE + NLU_USAGE); return 2; }
   const period = periodOf(args);
   const format = optionOf(args, 'format') ?? 'md';
   const item = optionOf(args, 'item');

@@ -1,4 +1,6 @@
 /** Classifier quality over time, from what people did in chat (classifications, corrections, triage). */
+import { Writable } from 'node:stream';
+import { runReportCommand } from '../../src/cli/report-commands.js';
 import { nluQualityReport, qualityReportMarkdown } from '../../src/nlu/quality-report.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { WebUser } from '../support/web-client.js';
@@ -44,4 +46,22 @@ it('reports routed, corrected, missed and the triage share per item and period',
   expect(empty.periods).toEqual([]);
   expect(empty.total.triageShare).toBeNull();
   await expect(nluQualityReport(t.app.db, new Date('2020-02-01'), new Date('2020-01-01'))).rejects.toThrow(/period is empty/);
+
+  // the CLI: errand report nlu
+  const cli = async (args: string[]) => {
+    let out = '', err = '';
+    const sink = (f: (s: string) => void) => new Writable({ write(c, _e, cb) { f(String(c)); cb(); } });
+    const code = await runReportCommand('nlu', args, { stdout: sink((s) => { out += s; }), stderr: sink((s) => { err += s; }), db: t.app.db });
+    return { code, out, err };
+  };
+  const day = new Date().toISOString().slice(0, 10);
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+  const md = await cli(['--from', day, '--to', tomorrow, '--by', 'day']);
+  expect(md.code).toBe(0);
+  expect(md.out).toContain('| shared-drive-access | 1 | 1 | 0.0 % | 0 |');
+  const json = await cli(['--from', day, '--to', tomorrow, '--format', 'json']);
+  expect(JSON.parse(json.out).total.classified).toBe(3);
+  const bad = await cli(['--from', day, '--to', tomorrow, '--by', 'month']);
+  expect(bad.code).toBe(2);
+  expect(bad.err).toMatch(/--by month: expected day or week/);
 });
