@@ -52,6 +52,12 @@ import { Metrics } from './observability/metrics.js';
 import { metricsRouter } from './observability/metrics-route.js';
 import { instrumentQueue } from './observability/instrumented-queue.js';
 import { AlertService } from './observability/alerts.js';
+import { CatalogueInvalidError } from './catalogue/loader.js';
+import { CheckService } from './requests/checks/check-service.js';
+import { loadCompatibility } from './requests/checks/compatibility.js';
+import { seedAssets } from './requests/checks/assets.js';
+import { validateCheckReferences } from './requests/checks/validate.js';
+import { licencesRouter } from './http/licences.routes.js';
 import { loadAlertConfig } from './observability/alert-rules.js';
 
 export const SWEEP_JOB = 'sweep-stranded-requests';
@@ -64,6 +70,7 @@ export const IDENTITY_SYNC_JOB = 'identity-sync';
 export const REVIEW_REMIND_JOB = 'access-review-reminders';
 export const RECONCILE_JOB = 'grants-reconcile';
 export const ALERTS_JOB = 'evaluate-alerts';
+export const LICENCES_JOB = 'licence-seats';
 
 export interface AppOptions {
   config: Config;
@@ -103,6 +110,8 @@ export interface App {
   metrics: Metrics;
   /** Alert rules; `evaluate()` runs one pass (the ALERTS_JOB does it periodically). */
   alerts: AlertService;
+  /** Pre-validation (catalogue `checks:`), licence pools and the waitlist; `settle()` is the LICENCES_JOB's pass. */
+  checks: CheckService;
   /** Runs the identity sync now (undefined when none is configured). */
   syncDirectory(): Promise<Awaited<ReturnType<typeof syncIdentities>> | undefined>;
   /** Purges personal data past its retention period; returns how many requests. */
@@ -140,6 +149,9 @@ export async function createApp(o: AppOptions): Promise<App> {
   const connectorSet: ConnectorSet = await loadConnectors(config.connectors.file, secrets); // throws with every error listed
   for (const c of [...(config.slack ? [createSlackConnector(config.slack)] : []), ...(o.connectors ?? [])]) { connectorSet.connectors.push(c); for (const op of Object.keys(c.operations)) connectorSet.operations.add(`${c.id}.${op}`); }
   const catalogue = await loadCatalogue(config.catalogueDir, connectorSet.operations); // throws with every error listed
+  const compatibility = await loadCompatibility(config.checks.compatibilityFile); // throws naming the file and path
+  const checkRefErrors = validateCheckReferences(catalogue.list(), compatibility, config.checks.compatibilityFile);
+  if (checkRefErrors.length) throw new CatalogueInvalidError(checkRefErrors);
   const policy = await loadPolicy(config.governanceFile); // throws with every problem listed
   const model = await loadModel(config.modelFile);
   const classifier: IntentClassifier = await buildClassifier(model, config, log);
@@ -147,6 +159,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const db = o.db ?? await openDatabase(config.database);
   await migrate(db);
   await seedDirectory(db, config.directorySeed);
+  await seedAssets(db, config.checks.assetsSeed);
   await db.transaction((tx) => syncRoleGroups(tx, policy.roleGroups));
 
   const workerId = o.workerName ?? `${hostname()}:${process.pid}`;
@@ -154,11 +167,13 @@ export async function createApp(o: AppOptions): Promise<App> {
   const queue = instrumentQueue(createAgendaQueue({
     pool: db.pool, name: workerId, concurrency: config.jobs.concurrency, lockLifetimeMs: config.jobs.lockLifetimeMs, processEvery: config.jobs.processEveryMs, log,
   }), metrics);
-  const requests = new RequestService({ db, queue, now, alertRecipients: config.connectors.alertRecipients, policy, metrics });
+  // invoker and requests are built below; the closures run only when a check or a seat needs them
+  const checks: CheckService = new CheckService({ db, tables: compatibility, log, invoke: (a, i, c) => invoker.invoke(a, i, c), resume: (id) => requests.resumeWaitlisted(id) });
+  const requests = new RequestService({ db, queue, now, alertRecipients: config.connectors.alertRecipients, policy, metrics, checks });
   const triage = new TriageService(db, () => catalogue);
   const overrides = new OverrideService(db, (id) => requests.enqueueFulfilment(id), policy);
   const reviews = new AccessReviewService(db, now);
-  const conversation = new ConversationService({ db, catalogue: () => catalogue, classifier: () => classifier, requests, triage, now, log, overrides, reviews, metrics });
+  const conversation = new ConversationService({ db, catalogue: () => catalogue, classifier: () => classifier, requests, triage, now, log, overrides, reviews, metrics, checks });
   const maxAttempts = o.maxAttempts ?? 3;
   const breakers = new BreakerRegistry((backend) => ({ ...DEFAULT_BREAKER, ...(connectorSet.breaker.get(backend) ?? {}), ...(typeof o.breaker === 'function' ? o.breaker(backend) : o.breaker ?? {}) }), (backend, state) => {
     log.warn({ backend, state }, 'circuit breaker state changed');
@@ -167,11 +182,11 @@ export async function createApp(o: AppOptions): Promise<App> {
   });
   metrics.watchBreakers(() => breakers.states());
   const invoker = new ActionInvoker(builtinActions(o.actions), new Map(connectorSet.connectors.map((c) => [c.id, c])), breakers, connectorSet.limiters);
-  const grants = new GrantService(db, invoker, now);
+  const grants = new GrantService(db, invoker, now, (id) => checks.requestEnded(id));
   const runner = new FulfilmentRunner({
     db, invoker, queue, log, grants, workerId, leaseMs: Math.max(1000, config.jobs.lockLifetimeMs - 500), stepTimeoutMs: 60_000,
     defaultRetry: { ...DEFAULT_RETRY, maxAttempts, ...(o.retryDelayMs !== undefined ? { backoffMs: o.retryDelayMs } : {}) },
-    connectorRetry: (backend) => connectorSet.retry.get(backend), metrics,
+    connectorRetry: (backend) => connectorSet.retry.get(backend), metrics, checks,
   });
   const synthetic = new SyntheticChecks(db, connectorSet.connectors, (id) => connectorSet.synthetic.get(id) ?? config.connectors.syntheticEveryMs, config.connectors.alertRecipients, log);
   queue.define(SYNTHETIC_JOB, async () => { await synthetic.runDue(); });
@@ -209,6 +224,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   if (alertFile.error) log.error({ file: config.observability.alertsFile }, alertFile.error); // the defaults stay in force; on-call is told
   const alerts = new AlertService({ db, log, now, config: alertFile.config, configError: alertFile.error, configFile: config.observability.alertsFile });
   queue.define(ALERTS_JOB, async () => { await alerts.evaluate(); });
+  queue.define(LICENCES_JOB, async () => { await checks.settle(); });
 
   const slack = config.slack ? createSlackAdapter({ config: config.slack, db, catalogue: () => catalogue, conversation, requests, log, now, metrics }) : undefined;
 
@@ -229,17 +245,19 @@ export async function createApp(o: AppOptions): Promise<App> {
       ...(teams ? [teams.router] : []),
       ...(config.webChatDemo ? [webChatRouter({ db, conversation, requests, triage, catalogue: () => catalogue })] : []),
       express.Router().use('/api', apiRouter({ db, catalogue: () => catalogue, requests, conversation, overrides, grants, approvalTimers, reviews, apiKeys: config.apiKeys })),
+      express.Router().use('/admin/api/licences', licencesRouter({ db, licences: checks.licences, settle: () => checks.settle(), apiKeys: config.apiKeys, sessionActor: adminAuth.apiActor })),
       express.Router().use('/admin/api', adminApiRouter({ db, catalogue: () => catalogue, apiKeys: config.apiKeys, now, sessionActor: adminAuth.apiActor })),
       express.Router().use('/admin', adminDashboardRouter({ db, catalogue: () => catalogue, auth: adminAuth, publicUrl: config.admin.publicUrl, production: config.production, now })),
     ],
   });
 
   return {
-    metrics, alerts, config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, purge, reviews, syncDirectory, connectors: connectorSet, http, sweep, slack, teams,
+    metrics, alerts, checks, config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, purge, reviews, syncDirectory, connectors: connectorSet, http, sweep, slack, teams,
     async start() {
       await queue.start();
       await queue.every('1 minute', SWEEP_JOB);
       await queue.every('1 minute', GRANTS_JOB);
+      await queue.every('1 minute', LICENCES_JOB);
       await queue.every('5 minutes', APPROVAL_TIMERS_JOB);
       await queue.every('1 day', RECONCILE_JOB);
       await queue.every('1 day', RETENTION_JOB);

@@ -18,6 +18,8 @@ const envSchema = z.object({
   CATALOGUE_DIR: z.string().default(path.join(PROJECT_ROOT, 'dialogs')),
   MODEL_FILE: z.string().default(path.join(PROJECT_ROOT, 'models', 'intent-model.json')),
   DIRECTORY_SEED: z.string().default(path.join(PROJECT_ROOT, 'seed', 'people.yaml')),
+  ASSETS_SEED: z.string().default(path.join(PROJECT_ROOT, 'seed', 'assets.yaml')),
+  COMPATIBILITY_FILE: z.string().default(path.join(PROJECT_ROOT, 'dialogs', '_compatibility.yaml')),
   NLU_THRESHOLD: z.coerce.number().min(0).max(1).optional(),
   NLP_MODEL_DIR: z.string().min(1).optional(),
   INTENTS_DIR: z.string().default(path.join(PROJECT_ROOT, 'intents')),
@@ -63,6 +65,8 @@ export interface Config {
   governanceFile: string;
   modelFile: string;
   directorySeed: string;
+  /** Pre-validation (src/requests/checks): devices and licence pools seeded at start-up, compatibility tables (missing files = none). */
+  checks: { assetsSeed: string; compatibilityFile: string };
   nluThreshold: number | undefined;
   /** Optional local sentence-embedding model folder (transformers.js layout); combined with the lexical model. */
   nlpModelDir: string | undefined;
@@ -171,6 +175,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     governanceFile: e.GOVERNANCE_FILE,
     modelFile: e.MODEL_FILE,
     directorySeed: e.DIRECTORY_SEED,
+    checks: { assetsSeed: e.ASSETS_SEED, compatibilityFile: e.COMPATIBILITY_FILE },
     nluThreshold: e.NLU_THRESHOLD,
     nlpModelDir: e.NLP_MODEL_DIR,
     intentsDir: e.INTENTS_DIR,

@@ -5,6 +5,7 @@
  * actions that exist, templates naming known fields) are checked in `validate-item.ts`.
  */
 import { z } from 'zod';
+import { checksSchema } from '../requests/checks/schema.js';
 
 export const ID_PATTERN = /^[a-z][a-z0-9-]+$/;
 
@@ -146,6 +147,8 @@ export const catalogueItemSchema = z.object({
   }).strict().optional(),
   /** What fulfillers do when automation fails (shown on manual tasks). */
   exceptionProcedure: z.string().min(1).optional(),
+  /** Pre-validation (licence seat, compatibility, duplicate, conflict, backend): see src/requests/checks/schema.ts. */
+  checks: checksSchema.default([]),
 }).strict();
 
 export type CatalogueItem = z.infer<typeof catalogueItemSchema>;

@@ -8,6 +8,7 @@ import type { CatalogueItem } from './schema.js';
 import { templatePaths } from './template.js';
 import { ACTION_INPUTS } from '../fulfilment/action-specs.js';
 import { ancestors, graphIssues } from '../fulfilment/engine/workflow-graph.js';
+import { crossCheckChecks } from '../requests/checks/validate.js';
 
 export interface ItemIssue { path: string; message: string }
 
@@ -103,5 +104,6 @@ export function crossCheckItem(item: CatalogueItem, connectorOps: KnownOperation
     }
     earlier.add(s.id);
   });
+  issues.push(...crossCheckChecks(item, connectorOps));
   return issues;
 }

@@ -83,6 +83,7 @@ export async function runCli(argv: string[]): Promise<number> {
     }, { migrate: true });
   }
   if (cmd === 'admin') return (await import('./admin-commands.js')).runAdminCommand(sub, rest);
+  if (cmd === 'licence') return (await import('./licence-commands.js')).runLicenceCommand(sub, rest);
   if (cmd === 'report' && (sub === 'service-review' || sub === 'nlu')) return (await import('./report-commands.js')).runReportCommand(sub, rest);
   if (cmd === 'report' && sub === 'compliance') {
     const opt = (name: string) => optionOf(rest, name);

@@ -20,7 +20,8 @@ import type { OverrideService } from '../fulfilment/overrides.service.js';
 import type { AccessReviewService } from '../governance/access-reviews.js';
 import { SatisfactionService } from '../reporting/satisfaction.js';
 import { withConversation, latestConversationOf } from './conversation.repository.js';
-import { continueDialog, startDialog, type DialogData, type DialogResult, type DialogState } from './dialog-engine.js';
+import { checkDialogStart, continueDialog, startDialog, type DialogData, type DialogResult, type DialogState } from './dialog-engine.js';
+import { isCheckFailure, type CheckService } from '../requests/checks/check-service.js';
 import type { InboundEvent, OutMessage } from './messages.js';
 import { postMessage } from './outbox.repository.js';
 import { personMentions, type PersonRef, type PersonResolver } from './extract.js';
@@ -47,6 +48,8 @@ export interface ConversationDeps {
   /** Reviewers' Keep / Revoke buttons (`review:<itemId>:keep|revoke`). */
   reviews?: AccessReviewService;
   metrics?: ClassifierMetrics;
+  /** Pre-validation (catalogue `checks:`): run in the dialog as soon as the answers they need are given. */
+  checks?: Pick<CheckService, 'checker'>;
 }
 
 /**
@@ -123,7 +126,7 @@ export class ConversationService {
       const item = this.deps.catalogue().get(act.slice('start:'.length));
       if (!item) return { state, messages: [{ kind: 'error', text: 'That catalogue item does not exist (any more).' }] };
       const prefix: OutMessage[] = state.mode === 'idle' ? [] : [{ kind: 'info', text: 'I have set aside the request you were filling in.' }];
-      const r = await this.begin(item, person, { triageId: ev.action?.value });
+      const r = await this.begin(item, person, { triageId: ev.action?.value, conversationId: ev.conversationId });
       return { state: r.state, messages: [...prefix, ...r.messages] };
     }
 
@@ -131,7 +134,8 @@ export class ConversationService {
       if (STATUS.test(text)) return { state, messages: [await this.statusMessage(person)] };
       const item = this.deps.catalogue().get(state.d.itemId);
       if (!item) return { state: { mode: 'idle' }, messages: [{ kind: 'error', text: 'The catalogue item of this dialog was removed; please start again.' }] };
-      const res = await continueDialog(state, item, requester, { text, action: ev.action }, { today: this.deps.now(), findPeople: (t) => searchPeople(this.deps.db, t) });
+      const checkAnswers = this.deps.checks?.checker(person, ev.conversationId);
+      const res = await continueDialog(state, item, requester, { text, action: ev.action }, { today: this.deps.now(), findPeople: (t) => searchPeople(this.deps.db, t), ...(checkAnswers ? { checkAnswers } : {}) });
       return this.applyEffect(res, item, person, ev);
     }
 
@@ -150,11 +154,13 @@ export class ConversationService {
     return this.classify(text, person, ev);
   }
 
-  private async begin(item: CatalogueItem, person: Person, o: { text?: string; confidence?: number; triageId?: string }): Promise<DialogResult> {
+  private async begin(item: CatalogueItem, person: Person, o: { text?: string; confidence?: number; triageId?: string; conversationId?: string }): Promise<DialogResult> {
     const elig = checkEligibility(item, person);
     if (!elig.ok) return { state: { mode: 'idle' }, messages: [{ kind: 'error', text: `You can't request ${item.title}: ${elig.reason}. If you think that's wrong, ask the service desk.` }] };
     const resolvePerson = o.text ? await this.personResolver(o.text) : undefined;
-    return startDialog(item, requesterAttributes(person), { ...o, today: this.deps.now(), ...(resolvePerson ? { resolvePerson } : {}) });
+    const { conversationId, ...start } = o;
+    const r = startDialog(item, requesterAttributes(person), { ...start, today: this.deps.now(), ...(resolvePerson ? { resolvePerson } : {}) });
+    return this.deps.checks ? checkDialogStart(item, r, requesterAttributes(person), this.deps.checks.checker(person, conversationId ?? null)) : r;
   }
   /**
    * Looks up, in the directory, every person the first message mentions (e-mail, @handle, name), so the
@@ -180,7 +186,7 @@ export class ConversationService {
     const item = c.intent ? this.deps.catalogue().get(c.intent) : undefined;
     this.deps.metrics?.classified(c.confidence, item ? 'routed' : c.reason === 'out-of-scope' && c.confidence < OUT_OF_SCOPE_FLOOR ? 'out-of-scope' : 'triage');
     if (item) {
-      const r = await this.begin(item, person, { text, confidence: c.confidence });
+      const r = await this.begin(item, person, { text, confidence: c.confidence, conversationId: ev.conversationId });
       return { state: r.state, messages: r.messages };
     }
     if (c.reason === 'out-of-scope' && c.confidence < OUT_OF_SCOPE_FLOOR) {
@@ -211,10 +217,12 @@ export class ConversationService {
       await this.deps.triage.create({ text: `${eff.d.originalText ?? item.title} (handed over during the ${item.title} dialog: ${eff.reason})`, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions: [{ intent: item.id, confidence: eff.d.confidence ?? 0 }], reason: 'handover' });
       return res;
     }
-    return { state: res.state, messages: [...res.messages, ...(await this.submit(eff.d, item, person, ev))] };
+    const out = await this.submit(eff.d, item, person, ev);
+    if (out.keep) return { state: { mode: 'confirming', d: eff.d }, messages: [...res.messages, ...out] };
+    return { state: res.state, messages: [...res.messages, ...out] };
   }
 
-  private async submit(d: DialogData, item: CatalogueItem, person: Person, ev: InboundEvent): Promise<OutMessage[]> {
+  private async submit(d: DialogData, item: CatalogueItem, person: Person, ev: InboundEvent): Promise<OutMessage[] & { keep?: boolean }> {
     try {
       const { created } = await this.deps.requests.submit({
         item, requesterEmail: person.email, answers: d.answers, channel: ev.channel, conversationId: ev.conversationId,
@@ -222,6 +230,16 @@ export class ConversationService {
       });
       return created ? [] : [{ kind: 'info', text: 'That request was already submitted.' }];
     } catch (e) {
+      if (isCheckFailure(e)) {
+        // a check failed at submission (e.g. the last seat went meanwhile): keep the answers, say why, offer what works
+        const msgs: OutMessage[] & { keep?: boolean } = e.failures.map((f) => ({
+          kind: 'error' as const, text: f.message ?? `${f.label} failed`,
+          ...(f.field && f.alternatives?.length ? { choices: { options: f.alternatives, multi: false, actionId: `dialog:set:${f.field}` } } : {}),
+        }));
+        msgs.push({ kind: 'prompt', text: 'Nothing was submitted. Change an answer, try again, or cancel.', buttons: [{ id: 'dialog:confirm', label: 'Try again', style: 'primary' }, { id: 'dialog:edit', label: 'Edit' }, { id: 'dialog:cancel', label: 'Cancel', style: 'danger' }] });
+        msgs.keep = true;
+        return msgs;
+      }
       if (isAppError(e)) {
         const details = Array.isArray(e.details.errors) ? `\n${(e.details.errors as { field: string; message: string }[]).map((x) => `- ${x.field}: ${x.message}`).join('\n')}` : '';
         return [{ kind: 'error', text: `${e.message}${details}` }];
@@ -287,7 +305,7 @@ export class ConversationService {
         await this.send(email, conv, { kind: 'prompt', text: `The service desk says "${text}" is a ${item.title} request. Start it when you're ready.`, buttons: [{ id: `start:${item.id}`, label: `Start ${item.title}`, value: triageId }] });
         return { state: lock.state, result: undefined };
       }
-      const r = await this.begin(item, requester, { text, triageId });
+      const r = await this.begin(item, requester, { text, triageId, conversationId: conv });
       await this.send(email, conv, { kind: 'info', text: `The service desk looked at "${text}": it's a ${item.title} request. Let's continue.` });
       for (const m of r.messages) await this.send(email, conv, m);
       return { state: r.state, result: undefined };

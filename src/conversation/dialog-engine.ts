@@ -17,7 +17,7 @@ import { holds } from '../catalogue/condition.js';
 import { optionsOf, type CatalogueItem, type FieldDef } from '../catalogue/schema.js';
 import { isSkip, parseAnswer, type PersonLookup } from './answer-parser.js';
 import { extractValues } from './extract.js';
-import type { Button, FieldLine, OutMessage } from './messages.js';
+import type { Button, Choice, FieldLine, OutMessage } from './messages.js';
 
 export const MAX_FAILURES = 3;
 
@@ -49,7 +49,16 @@ export type DialogEffect =
 
 export interface DialogResult { state: DialogState; messages: OutMessage[]; effect?: DialogEffect }
 
-export interface DialogDeps { today: Date; findPeople: PersonLookup }
+/**
+ * What a pre-validation check (catalogue `checks:`, src/requests/checks) says about the answers so far:
+ * `fail` = the answer to `field` is not accepted (it is asked again, offering `alternatives`); `warn` =
+ * accepted, the message is shown (with `alternatives` as buttons that change `field`).
+ */
+export interface CheckFeedback { outcome: 'fail' | 'warn'; field?: string; message: string; alternatives?: Choice[] }
+/** Runs the checks that become ready once `answered` are given (`start`: every ready check, at the dialog's start). */
+export type AnswerChecker = (item: CatalogueItem, answers: Record<string, unknown>, answered: string[] | 'start') => Promise<CheckFeedback[]>;
+
+export interface DialogDeps { today: Date; findPeople: PersonLookup; checkAnswers?: AnswerChecker }
 
 export interface DialogInput { text?: string; action?: { id: string; value?: string } }
 
@@ -184,6 +193,55 @@ function changeField(item: CatalogueItem, d: DialogData, requester: Record<strin
   return { state: { mode: 'collecting', d: nd }, messages: [promptFor(f)] };
 }
 
+/** A warning (or a failure not about the field being asked) as a message; alternatives become buttons that change the field. */
+function checkNote(f: CheckFeedback, kind: OutMessage['kind'] = 'info'): OutMessage {
+  const msg: OutMessage = { kind, text: f.message };
+  if (f.field && f.alternatives?.length) msg.choices = { options: f.alternatives, multi: false, actionId: `dialog:set:${f.field}` };
+  return msg;
+}
+
+/** Takes a parsed answer: runs the checks it completes; a failing one sends the question back with the reason. */
+async function accept(item: CatalogueItem, d: DialogData, field: FieldDef, value: unknown, requester: Record<string, unknown>, deps: DialogDeps): Promise<DialogResult> {
+  const answers = { ...d.answers, [field.name]: value };
+  const feedback = deps.checkAnswers ? await deps.checkAnswers(item, answers, [field.name]) : [];
+  const fail = feedback.find((f) => f.outcome === 'fail');
+  if (fail) {
+    const nd: DialogData = { ...d, asking: field.name, history: d.history.at(-1) === field.name ? d.history : [...d.history, field.name] };
+    if (fail.field && fail.field !== field.name) return { state: { mode: 'collecting', d: nd }, messages: [checkNote(fail, 'error'), promptFor(field)] };
+    const msg: OutMessage = { ...promptFor(field), kind: 'error', text: `${fail.message}\n${field.prompt}` };
+    if (fail.alternatives?.length) msg.choices = { options: fail.alternatives, multi: field.type === 'multichoice' };
+    return { state: { mode: 'collecting', d: nd }, messages: [msg] };
+  }
+  const res = advance(item, { ...d, answers }, requester);
+  return feedback.length ? { ...res, messages: [...feedback.map((f) => checkNote(f)), ...res.messages] } : res;
+}
+
+/**
+ * Runs the checks that are ready when a dialog starts (those with no fields, and those whose fields
+ * the first message already answered). A failure about no field ends the dialog (like eligibility);
+ * a failure about an extracted answer drops that answer so it is asked, with the reason.
+ */
+export async function checkDialogStart(item: CatalogueItem, r: DialogResult, requester: Record<string, unknown>, check: AnswerChecker): Promise<DialogResult> {
+  if (r.state.mode !== 'collecting' && r.state.mode !== 'confirming') return r;
+  const d = r.state.d;
+  const feedback = await check(item, d.answers, 'start');
+  if (!feedback.length) return r;
+  const fail = feedback.find((f) => f.outcome === 'fail');
+  const notes = feedback.filter((f) => f.outcome === 'warn').map((f) => checkNote(f));
+  if (fail && !fail.field) return { state: { mode: 'idle' }, messages: [{ kind: 'error', text: `You can't request ${item.title} right now: ${fail.message}` }] };
+  if (fail) {
+    const answers = { ...d.answers };
+    delete answers[fail.field!];
+    const res = advance(item, { ...d, answers }, requester);
+    const asked = res.state.mode === 'collecting' && res.state.d.asking === fail.field;
+    const prompt = res.messages.at(-1);
+    if (asked && prompt && fail.alternatives?.length) prompt.choices = { options: fail.alternatives, multi: item.fields.find((f) => f.name === fail.field)?.type === 'multichoice' };
+    const intro: OutMessage = { kind: 'info', text: `I can help with that: ${item.title}. (You can say "cancel", "back", "change <field>" or "help" at any time.)` };
+    return { ...res, messages: [intro, asked ? { kind: 'error', text: fail.message } : checkNote(fail, 'error'), ...notes, ...res.messages] };
+  }
+  return { ...r, messages: [...r.messages.slice(0, -1), ...notes, ...r.messages.slice(-1)] };
+}
+
 const CANCEL = /^(cancel|stop|abort|quit|exit|never ?mind|forget it)$/i;
 const MISCLASSIFIED = /^(that'?s not what i (meant|want(ed)?)|not what i meant|wrong (request|item|thing)|that'?s wrong)[.!]*$/i;
 const CONFIRM = /^(yes|y|confirm|submit|ok|okay|correct|looks good|send)$/i;
@@ -209,6 +267,14 @@ export async function continueDialog(
   }
   if (/^(help|\?)$/i.test(text)) {
     return { state, messages: [helpText(item, item.fields.find((f) => f.name === d.asking))] };
+  }
+  if (act?.startsWith('dialog:set:')) {
+    // an alternative offered by a check: answer that field with the value (then back to where we were)
+    const f = item.fields.find((x) => x.name === act.slice('dialog:set:'.length));
+    if (!f || !visibleFields(item, d.answers, requester).includes(f)) return { state, messages: [{ kind: 'error', text: 'That choice belongs to a question that is no longer asked.' }] };
+    const parsed = await parseAnswer(f, input.action?.value ?? '', deps);
+    if (!parsed.ok) return { state, messages: [{ kind: 'error', text: parsed.error }] };
+    return accept(item, { ...d, failures: 0, returnToConfirm: state.mode === 'confirming' || d.returnToConfirm }, f, parsed.value, requester, deps);
   }
   const change = act?.startsWith('dialog:change:') ? act.slice('dialog:change:'.length) : /^(?:change|edit)\s+(.+)$/i.exec(text)?.[1];
   if (change) return changeField(item, d, requester, change);
@@ -259,7 +325,7 @@ export async function continueDialog(
     if (parsed.candidates) msg.choices = { options: parsed.candidates, multi: false };
     return { state: { mode: 'collecting', d: { ...d, failures } }, messages: [msg] };
   }
-  return advance(item, { ...d, answers: { ...d.answers, [field.name]: parsed.value } }, requester);
+  return accept(item, d, field, parsed.value, requester, deps);
 }
 
 function handoverOffer(): OutMessage {

@@ -55,6 +55,8 @@ export interface FulfilmentDeps {
   /** Records just-in-time grants given by steps of `jit` items. */
   grants?: { record(q: Database, r: RequestRow, step: WorkflowStepDef, tctx: TemplateContext): Promise<void> };
   metrics?: FulfilmentMetrics;
+  /** Told when a request ends (fulfilled: its licence seat is consumed; failed: released). */
+  checks?: { requestEnded(requestId: string): Promise<void> };
 }
 
 type Outcome = 'done' | 'skipped' | 'waiting' | 'manual' | 'failed' | 'lost';
@@ -119,7 +121,7 @@ export class FulfilmentRunner {
         await postMessage(tx, r.requesterEmail, { kind: 'outcome', text: `${r.ref} was not carried out: ${elig.reason}. Nothing was changed.` }, { conversationId: r.conversationId, key: `${r.id}:ineligible` });
         return true;
       });
-      if (ended) await this.deps.metrics?.requestEnded(r.id);
+      if (ended) { await this.deps.metrics?.requestEnded(r.id); await this.deps.checks?.requestEnded(r.id); }
       return;
     }
     const requester = person ? requesterAttributes(person) : { email: r.requesterEmail };
@@ -135,7 +137,7 @@ export class FulfilmentRunner {
       for (const [id, row] of rows) if (row.status === 'done') { tctx.steps[id] = row.output ?? {}; rc.masked.steps[id] = row.output ?? {}; }
       const failed = [...rows.values()].find((x) => x.status === 'failed');
       if (failed) await recordFailure(db, { requestId: r.id, itemId: r.itemId, stepId: failed.stepId, action: wf.find((s) => s.id === failed.stepId)?.action, outcome: 'failed', attempt: failed.attempts, error: failed.error ?? 'failed' }); // no-op when the run below recorded it
-      if (failed) { await compensate(this.deps, rc, rows, failed.stepId, failed.error ?? 'failed'); await this.release(r.id); await this.deps.metrics?.requestEnded(r.id); return; }
+      if (failed) { await compensate(this.deps, rc, rows, failed.stepId, failed.error ?? 'failed'); await this.release(r.id); await this.deps.metrics?.requestEnded(r.id); await this.deps.checks?.requestEnded(r.id); return; }
       const settled = (id: string) => ['done', 'skipped'].includes(rows.get(id)?.status ?? '');
       const now = Date.now();
       const ready = wf.filter((s) => {
@@ -242,6 +244,6 @@ export class FulfilmentRunner {
       await promptRating(tx, r);
       return true;
     });
-    if (ended) await this.deps.metrics?.requestEnded(r.id);
+    if (ended) { await this.deps.metrics?.requestEnded(r.id); await this.deps.checks?.requestEnded(r.id); }
   }
 }

@@ -21,7 +21,9 @@ interface GrantRow { id: string; request_id: string; person_email: string; entit
 const hhmm = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 export class GrantService {
-  constructor(private readonly db: Database, private readonly invoker: ActionInvoker, private readonly now: () => Date = () => new Date()) {}
+  constructor(private readonly db: Database, private readonly invoker: ActionInvoker, private readonly now: () => Date = () => new Date(),
+    /** Told when a grant ended (expired or revoked): e.g. the request's licence seat is released. */
+    private readonly onEnded?: (requestId: string) => Promise<void>) {}
 
   /** Records the grant a JIT step just gave (once per request and step). */
   async record(q: Queryable, r: { id: string; ref: string; item: CatalogueItem; requesterEmail: string; fields: Record<string, unknown> }, step: WorkflowStepDef, tctx: TemplateContext): Promise<void> {
@@ -50,6 +52,7 @@ export class GrantService {
     await this.db.query(`UPDATE grants SET status = $2, ended_at = now(), ended_by = $3, end_reason = $4, error = NULL, updated_at = now() WHERE id = $1`, [g.id, status, by, reason]);
     await audit(this.db, { actor: by, action: `grant.${status}`, subject: g.ref, detail: { grant: g.id, entitlement: g.entitlement, reason } });
     await postMessage(this.db, g.person_email, { kind: 'status', text: `${g.ref}: your access "${g.entitlement}" has ended (${reason}). To get it again, make a new request.` }, { key: `grant:${g.id}:ended` });
+    await this.onEnded?.(g.request_id).catch(() => undefined); // the licence job settles it otherwise
     return true;
   }
 

@@ -20,7 +20,7 @@ import {
 import { resolveApprovers } from './approver-resolver.js';
 import { checkEligibility } from './eligibility.js';
 import {
-  getRequest, insertRequest, OPEN_STATUSES, recordEvent, requestsOf, transition, type RequestRow,
+  getRequest, insertRequest, recordEvent, requestsOf, transition, type RequestRow,
 } from './request.repository.js';
 import { validateAnswers } from './validate-answers.js';
 import { enforceThrottle } from './throttle.js';
@@ -28,6 +28,8 @@ import { applyDelegations } from './approval-timers.js';
 import { conflictsOf, grantedEntitlements } from '../governance/entitlements.js';
 import { DEFAULT_POLICY, type GovernancePolicy } from '../governance/policy.js';
 import type { RequestMetrics } from '../observability/metrics.js';
+import { CheckFailedError, type CheckService, type SubmissionCheckPlan } from './checks/check-service.js';
+import { OPEN_OR_WAITING, WAITLISTED } from './checks/status.js';
 
 export const FULFIL_JOB = 'fulfil-request';
 
@@ -38,6 +40,8 @@ export interface RequestServiceDeps {
   /** Segregation of duties and the entitlement conflict matrix. */
   policy?: GovernancePolicy;
   metrics?: RequestMetrics;
+  /** Pre-validation (catalogue `checks:`): run at submission, seats reserved in the transaction. */
+  checks?: Pick<CheckService, 'evaluate' | 'apply' | 'refused' | 'requestEnded'>;
 }
 
 export interface SubmitInput {
@@ -95,15 +99,18 @@ export class RequestService {
     if (!checked.ok) throw new AppError('INVALID_FIELDS', 'Some fields are missing or invalid.', { errors: checked.errors });
 
     const item = this.applyRegulatoryGates(await this.applyConflictMatrix(input.item, requester, checked.answers), requester, checked.answers);
+    // throws CheckFailedError (audited, nothing stored) when a check fails
+    const plan = await this.deps.checks?.evaluate({ item: input.item, person: requester, answers: checked.answers, channel: input.channel, submissionKey: input.submissionKey });
     let result;
     try {
-      result = await this.submitInTransaction({ ...input, item }, requester, checked.answers);
+      result = await this.submitInTransaction({ ...input, item }, requester, checked.answers, plan);
     } catch (e) {
       if (e instanceof AppError && e.code === 'THROTTLED') await this.throttled(input.item, requester, e);
+      if (e instanceof CheckFailedError) await this.deps.checks?.refused(e); // lost the last seat, or a duplicate, in the transaction
       throw e;
     }
     if (result.created) this.deps.metrics?.requestSubmitted(result.request);
-    if (result.created && result.request.status === 'failed') await this.deps.metrics?.requestEnded(result.request.id);
+    if (result.created && result.request.status === 'failed') { await this.deps.metrics?.requestEnded(result.request.id); await this.deps.checks?.requestEnded(result.request.id); }
     if (result.approved) await this.enqueueFulfilment(result.request.id);
     return { request: result.request, created: result.created };
   }
@@ -155,7 +162,7 @@ export class RequestService {
     }
   }
 
-  private async submitInTransaction(input: SubmitInput, requester: Person, answers: Record<string, unknown>): Promise<{ request: RequestRow; created: boolean; approved: boolean }> {
+  private async submitInTransaction(input: SubmitInput, requester: Person, answers: Record<string, unknown>, plan?: SubmissionCheckPlan): Promise<{ request: RequestRow; created: boolean; approved: boolean }> {
     return this.deps.db.transaction(async (tx) => {
       if (input.submissionKey) {
         const existing = await tx.query('SELECT id FROM requests WHERE submission_key = $1', [input.submissionKey]);
@@ -170,9 +177,27 @@ export class RequestService {
       const r = ins.request;
       await audit(tx, { actor: requester.email, action: 'request.submitted', subject: r.ref, detail: { item: r.itemId, channel: r.channel, fields: maskFields(r.item, r.fields), confidence: input.confidence ?? null } });
       await this.tell(tx, r, `${r.ref} submitted: ${r.item.title}. I'll keep you posted here.`, 'submitted');
+      const checked = plan && this.deps.checks ? await this.deps.checks.apply(tx, r, plan) : undefined;
+      if (checked?.waitlisted) return { request: checked.request, created: true, approved: false }; // approval waits for a licence seat
       const routed = await this.routeNextApproval(tx, r, requester, -1);
       return { request: routed.request, created: true, approved: routed.approved };
     });
+  }
+
+  /** A waitlisted request got its licence seat: it continues to approval (once; later calls do nothing). */
+  async resumeWaitlisted(requestId: string): Promise<RequestRow | undefined> {
+    const res = await this.deps.db.transaction(async (tx) => {
+      const r = await transition(tx, requestId, [WAITLISTED], 'submitted', 'system', 'a licence seat is reserved');
+      if (!r) return undefined;
+      await audit(tx, { actor: 'system', action: 'request.resumed', subject: r.ref, detail: { from: 'waitlist' } });
+      await this.tell(tx, r, `${r.ref}: a licence seat is free now, so your ${r.item.title} request continues.`, 'waitlist-resumed');
+      const requester = await findPerson(tx, r.requesterEmail);
+      if (!requester) return { request: (await transition(tx, r.id, ['submitted'], 'failed', 'system', 'the requester is no longer in the directory')) ?? r, approved: false };
+      return this.routeNextApproval(tx, r, requester, -1);
+    });
+    if (res?.approved) await this.enqueueFulfilment(res.request.id);
+    if (res && res.request.status === 'failed') await this.deps.checks?.requestEnded(res.request.id);
+    return res?.request;
   }
 
   /** Tells the requester something about their request (once per key). */
@@ -285,7 +310,7 @@ export class RequestService {
     });
     if ('lost' in res) return { outcome: 'already-decided', approval: res.lost as ApprovalRow };
     await this.deps.metrics?.approvalDecided(approvalId);
-    if (res.outcome === 'denied') await this.deps.metrics?.requestEnded(res.request.id);
+    if (res.outcome === 'denied') { await this.deps.metrics?.requestEnded(res.request.id); await this.deps.checks?.requestEnded(res.request.id); }
     if (res.approved) await this.enqueueFulfilment(res.request.id);
     return { outcome: res.outcome, request: res.request };
   }
@@ -295,14 +320,14 @@ export class RequestService {
     const cancelled = await this.deps.db.transaction(async (tx) => {
       const r = await getRequest(tx, requestId);
       if (!r || r.requesterEmail !== actorEmail.toLowerCase()) return undefined;
-      const done = await transition(tx, requestId, ['submitted', 'awaiting-approval', 'approved'], 'cancelled', actorEmail);
+      const done = await transition(tx, requestId, ['submitted', 'awaiting-approval', 'approved', WAITLISTED], 'cancelled', actorEmail);
       if (done) {
         for (const a of await cancelPendingApprovals(tx, requestId)) await resolveMessages(tx, { approvalId: a.id }, 'Cancelled by the requester');
         await audit(tx, { actor: actorEmail, action: 'request.cancelled', subject: r.ref });
       }
       return done;
     });
-    if (cancelled) await this.deps.metrics?.requestEnded(cancelled.id);
+    if (cancelled) { await this.deps.metrics?.requestEnded(cancelled.id); await this.deps.checks?.requestEnded(cancelled.id); }
     return cancelled;
   }
 
@@ -312,7 +337,7 @@ export class RequestService {
 
   /** Open requests of a person with a plain-words stage and progress (step k of n). */
   async statusOf(email: string): Promise<{ ref: string; title: string; stage: string; step: number; of: number }[]> {
-    const rows = await requestsOf(this.deps.db, email.toLowerCase(), OPEN_STATUSES);
+    const rows = await requestsOf(this.deps.db, email.toLowerCase(), OPEN_OR_WAITING);
     const out = [];
     for (const r of rows) out.push({ ref: r.ref, title: r.item.title, ...(await this.progress(r)) });
     return out;
@@ -334,6 +359,7 @@ export class RequestService {
       approved: 'Approved, queued for fulfilment',
       'in-fulfilment': `Being fulfilled: ${running?.label ?? running?.id ?? 'finishing'}`,
       fulfilled: 'Done', failed: 'Failed: the service desk is on it', denied: 'Denied', cancelled: 'Cancelled',
+      waitlisted: 'Waiting for a free licence seat (it continues by itself)',
     };
     return { stage: stage[r.status] ?? r.status, step: Math.min(step, of), of };
   }
