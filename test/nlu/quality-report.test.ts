@@ -56,9 +56,9 @@ it('reports routed, corrected, missed and the triage share per item and period',
   };
   const day = new Date().toISOString().slice(0, 10);
   const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
-  const md = await cli(['--from', day, '--to', tomorrow, '--by', 'day']);
-  expect(md.code).toBe(0);
-  expect(md.out).toContain('| shared-drive-access | 1 | 1 | 0.0 % | 0 |');
+  const cliMd = await cli(['--from', day, '--to', tomorrow, '--by', 'day']);
+  expect(cliMd.code).toBe(0);
+  expect(cliMd.out).toContain('| shared-drive-access | 1 | 1 | 0.0 % | 0 |');
   const json = await cli(['--from', day, '--to', tomorrow, '--format', 'json']);
   expect(JSON.parse(json.out).total.classified).toBe(3);
   const bad = await cli(['--from', day, '--to', tomorrow, '--by', 'month']);
