@@ -5,7 +5,11 @@
  */
 import { hostname } from 'node:os';
 import express from 'express';
-import { loadCatalogue, type Catalogue } from './catalogue/loader.js';
+import type { Catalogue } from './catalogue/loader.js';
+import { bootCatalogue } from './catalogue/versions/boot.js';
+import { catalogueAdminRouter } from './catalogue/versions/admin-routes.js';
+import type { LiveCatalogue } from './catalogue/versions/live.js';
+import type { CatalogueVersionStore } from './catalogue/versions/store.js';
 import type { Config } from './config.js';
 import { ConversationService, type IntentClassifier } from './conversation/conversation.service.js';
 import { openDatabase, type Database } from './db/database.js';
@@ -20,11 +24,11 @@ import { ActionInvoker } from './fulfilment/engine/invoker.js';
 import { DEFAULT_RETRY } from './fulfilment/engine/step-policy.js';
 import type { Connector } from './fulfilment/connectors/connector.port.js';
 import { OverrideService } from './fulfilment/overrides.service.js';
-import { loadConnectors, type ConnectorSet } from './fulfilment/connectors/registry.js';
+import type { ConnectorSet } from './fulfilment/connectors/registry.js';
 import { createSecretResolver } from './fulfilment/connectors/secrets.js';
 import { SyntheticChecks } from './fulfilment/synthetic-checks.js';
 import { audit } from './audit/audit.repository.js';
-import { loadPolicy, PolicyError } from './governance/policy.js';
+import { PolicyError } from './governance/policy.js';
 import { GrantService } from './governance/grants.service.js';
 import { ApprovalTimers } from './requests/approval-timers.js';
 import { purgeExpiredPersonalData } from './governance/retention.js';
@@ -58,7 +62,6 @@ import { loadCompatibility } from './requests/checks/compatibility.js';
 import { seedAssets } from './requests/checks/assets.js';
 import { validateCheckReferences } from './requests/checks/validate.js';
 import { licencesRouter } from './http/licences.routes.js';
-import { loadAlertConfig } from './observability/alert-rules.js';
 
 export const SWEEP_JOB = 'sweep-stranded-requests';
 export const SYNTHETIC_JOB = 'synthetic-checks';
@@ -88,13 +91,18 @@ export interface AppOptions {
   /** Extra connectors (besides dialogs/_connectors.yaml), e.g. in tests. */
   connectors?: Connector[];
   workerName?: string;
+  /** How often this instance checks for a newly published catalogue version (default 10 s). */
+  catalogueRefreshMs?: number;
 }
 
 export interface App {
   config: Config;
   db: Database;
   log: Logger;
+  /** Always the current catalogue version's items (a publish or rollback switches it in place). */
   catalogue: Catalogue;
+  /** Catalogue versions: the store (publish, rollback, ...) and the live catalogue (current, at(n), refresh). */
+  catalogueVersions: { store: CatalogueVersionStore; live: LiveCatalogue };
   queue: JobQueue;
   requests: RequestService;
   triage: TriageService;
@@ -146,18 +154,22 @@ export async function createApp(o: AppOptions): Promise<App> {
   const log = o.log ?? createLogger(config.logLevel);
   const now = o.now ?? (() => new Date());
   const secrets = createSecretResolver({ env: config.connectors.secretEnv, ...(config.connectors.vault ? { vault: config.connectors.vault } : {}) });
-  const connectorSet: ConnectorSet = await loadConnectors(config.connectors.file, secrets); // throws with every error listed
-  for (const c of [...(config.slack ? [createSlackConnector(config.slack)] : []), ...(o.connectors ?? [])]) { connectorSet.connectors.push(c); for (const op of Object.keys(c.operations)) connectorSet.operations.add(`${c.id}.${op}`); }
-  const catalogue = await loadCatalogue(config.catalogueDir, connectorSet.operations); // throws with every error listed
   const compatibility = await loadCompatibility(config.checks.compatibilityFile); // throws naming the file and path
-  const checkRefErrors = validateCheckReferences(catalogue.list(), compatibility, config.checks.compatibilityFile);
-  if (checkRefErrors.length) throw new CatalogueInvalidError(checkRefErrors);
-  const policy = await loadPolicy(config.governanceFile); // throws with every problem listed
   const model = await loadModel(config.modelFile);
   const classifier: IntentClassifier = await buildClassifier(model, config, log);
 
   const db = o.db ?? await openDatabase(config.database);
-  await migrate(db);
+  // The catalogue is the database's current version (dialogs/ is imported as version 1 on the first
+  // start; an invalid folder still stops start-up with every error listed): src/catalogue/versions/boot.ts
+  const boot = await migrate(db)
+    .then(() => bootCatalogue({
+      db, config, log, secrets, extraConnectors: [...(config.slack ? [createSlackConnector(config.slack)] : []), ...(o.connectors ?? [])],
+      checkItems: (items) => validateCheckReferences(items, compatibility, config.checks.compatibilityFile),
+    }))
+    .catch(async (e: unknown) => { if (!o.db) await db.close().catch(() => undefined); throw e; });
+  const connectorSet: ConnectorSet = boot.connectorSet;
+  const catalogue = boot.live.view;
+  const policy = boot.policy;
   await seedDirectory(db, config.directorySeed);
   await seedAssets(db, config.checks.assetsSeed);
   await db.transaction((tx) => syncRoleGroups(tx, policy.roleGroups));
@@ -169,11 +181,11 @@ export async function createApp(o: AppOptions): Promise<App> {
   }), metrics);
   // invoker and requests are built below; the closures run only when a check or a seat needs them
   const checks: CheckService = new CheckService({ db, tables: compatibility, log, invoke: (a, i, c) => invoker.invoke(a, i, c), resume: (id) => requests.resumeWaitlisted(id) });
-  const requests = new RequestService({ db, queue, now, alertRecipients: config.connectors.alertRecipients, policy, metrics, checks });
+  const requests = new RequestService({ db, queue, now, alertRecipients: config.connectors.alertRecipients, policy, metrics, checks, catalogueVersion: () => boot.live.currentVersion() });
   const triage = new TriageService(db, () => catalogue);
   const overrides = new OverrideService(db, (id) => requests.enqueueFulfilment(id), policy);
   const reviews = new AccessReviewService(db, now);
-  const conversation = new ConversationService({ db, catalogue: () => catalogue, classifier: () => classifier, requests, triage, now, log, overrides, reviews, metrics, checks });
+  const conversation = new ConversationService({ db, catalogue: () => boot.live.current(), catalogueAt: (v) => boot.live.at(v), classifier: () => classifier, requests, triage, now, log, overrides, reviews, metrics, checks });
   const maxAttempts = o.maxAttempts ?? 3;
   const breakers = new BreakerRegistry((backend) => ({ ...DEFAULT_BREAKER, ...(connectorSet.breaker.get(backend) ?? {}), ...(typeof o.breaker === 'function' ? o.breaker(backend) : o.breaker ?? {}) }), (backend, state) => {
     log.warn({ backend, state }, 'circuit breaker state changed');
@@ -220,9 +232,9 @@ export async function createApp(o: AppOptions): Promise<App> {
     return ids.length;
   };
   queue.define(SWEEP_JOB, async () => { await sweep(); });
-  const alertFile = await loadAlertConfig(config.observability.alertsFile, { people: config.connectors.alertRecipients, webhook: config.observability.alertWebhookUrl });
+  const alertFile = boot.alerts; // the served catalogue version's _alerts.yaml
   if (alertFile.error) log.error({ file: config.observability.alertsFile }, alertFile.error); // the defaults stay in force; on-call is told
-  const alerts = new AlertService({ db, log, now, config: alertFile.config, configError: alertFile.error, configFile: config.observability.alertsFile });
+  const alerts = new AlertService({ db, log, now, config: alertFile.config, configError: alertFile.error, configFile: alertFile.file });
   queue.define(ALERTS_JOB, async () => { await alerts.evaluate(); });
   queue.define(LICENCES_JOB, async () => { await checks.settle(); });
 
@@ -244,16 +256,18 @@ export async function createApp(o: AppOptions): Promise<App> {
       metricsRouter(metrics, config.observability.metricsToken),
       ...(teams ? [teams.router] : []),
       ...(config.webChatDemo ? [webChatRouter({ db, conversation, requests, triage, catalogue: () => catalogue })] : []),
-      express.Router().use('/api', apiRouter({ db, catalogue: () => catalogue, requests, conversation, overrides, grants, approvalTimers, reviews, apiKeys: config.apiKeys })),
+      express.Router().use('/api', apiRouter({ db, catalogue: () => boot.live.current(), requests, conversation, overrides, grants, approvalTimers, reviews, apiKeys: config.apiKeys })),
       express.Router().use('/admin/api/licences', licencesRouter({ db, licences: checks.licences, settle: () => checks.settle(), apiKeys: config.apiKeys, sessionActor: adminAuth.apiActor })),
+      express.Router().use('/admin/api/catalogue', catalogueAdminRouter({ db, store: boot.store, apiKeys: config.apiKeys, sessionActor: adminAuth.apiActor })),
       express.Router().use('/admin/api', adminApiRouter({ db, catalogue: () => catalogue, apiKeys: config.apiKeys, now, sessionActor: adminAuth.apiActor })),
       express.Router().use('/admin', adminDashboardRouter({ db, catalogue: () => catalogue, auth: adminAuth, publicUrl: config.admin.publicUrl, production: config.production, now })),
     ],
   });
 
   return {
-    metrics, alerts, checks, config, db, log, catalogue, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, purge, reviews, syncDirectory, connectors: connectorSet, http, sweep, slack, teams,
+    metrics, alerts, checks, config, db, log, catalogue, catalogueVersions: { store: boot.store, live: boot.live }, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, purge, reviews, syncDirectory, connectors: connectorSet, http, sweep, slack, teams,
     async start() {
+      boot.live.startPolling(o.catalogueRefreshMs ?? 10_000);
       await queue.start();
       await queue.every('1 minute', SWEEP_JOB);
       await queue.every('1 minute', GRANTS_JOB);
@@ -270,6 +284,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       await teams?.start();
     },
     async stop() {
+      boot.live.stopPolling();
       await slack?.stop();
       await teams?.stop();
       await queue.stop();

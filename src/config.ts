@@ -16,6 +16,7 @@ const envSchema = z.object({
   DATABASE_URL: z.string().url('a postgres:// URL').optional(),
   DATA_DIR: z.string().default(path.join(PROJECT_ROOT, 'data')),
   CATALOGUE_DIR: z.string().default(path.join(PROJECT_ROOT, 'dialogs')),
+  CATALOGUE_SOURCE: z.enum(['database', 'folder']).default('database'),
   MODEL_FILE: z.string().default(path.join(PROJECT_ROOT, 'models', 'intent-model.json')),
   DIRECTORY_SEED: z.string().default(path.join(PROJECT_ROOT, 'seed', 'people.yaml')),
   ASSETS_SEED: z.string().default(path.join(PROJECT_ROOT, 'seed', 'assets.yaml')),
@@ -61,6 +62,12 @@ export interface Config {
   port: number;
   database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
   catalogueDir: string;
+  /**
+   * Which wins when CATALOGUE_DIR differs from the current catalogue version at start-up: `database`
+   * (the system of record; a warning is logged) or `folder` (development: the folder is published as a
+   * new version). See src/catalogue/versions/boot.ts.
+   */
+  catalogueSource: 'database' | 'folder';
   /** Segregation-of-duties policy and entitlement conflict matrix (missing file = defaults). */
   governanceFile: string;
   modelFile: string;
@@ -161,6 +168,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       certThumbprint: e.MICROSOFT_APP_CERT_THUMBPRINT, certKey: e.MICROSOFT_APP_CERT_KEY, triageChannel: e.TEAMS_TRIAGE_CHANNEL, serviceUrl: e.TEAMS_SERVICE_URL,
     };
   }
+  if (production && e.CATALOGUE_SOURCE === 'folder') throw new ConfigError('invalid configuration:\n  CATALOGUE_SOURCE: "folder" is for local development; in production the catalogue changes through errand catalogue import/publish');
   if (Boolean(e.VAULT_ADDR) !== Boolean(e.VAULT_TOKEN)) throw new ConfigError('invalid configuration:\n  VAULT_ADDR and VAULT_TOKEN must be set together (for vault: secret references)');
   return {
     connectors: {
@@ -172,6 +180,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     database: e.DATABASE_URL ? { kind: 'postgres', url: e.DATABASE_URL } : { kind: 'pglite', dataDir: path.join(e.DATA_DIR, 'pglite') },
     catalogueDir: e.CATALOGUE_DIR,
+    catalogueSource: e.CATALOGUE_SOURCE,
     governanceFile: e.GOVERNANCE_FILE,
     modelFile: e.MODEL_FILE,
     directorySeed: e.DIRECTORY_SEED,

@@ -123,6 +123,21 @@ const limitSchema = z.object({ max: z.number().int().min(1), windowMinutes: z.nu
 /** Submission limits: per person for this item, and for the item overall. */
 export const throttleSchema = z.object({ perPerson: limitSchema.optional(), perItem: limitSchema.optional() }).strict();
 
+/**
+ * A runbook entry (`exceptions:` of an item): what fulfillers do when something goes wrong with this
+ * item. Versioned with the item; shown on manual tasks, in triage and in GET /api/requests/:ref.
+ */
+export const exceptionSchema = z.object({
+  title: z.string().min(1),
+  /** The situation or symptom, in words (e.g. "the HR system rejects the employee id"). */
+  symptom: z.string().min(1),
+  /** What to do, in order. */
+  steps: z.array(z.string().min(1)).min(1, 'at least one step'),
+  link: z.string().url('a URL (https://...)').optional(),
+  /** Workflow step ids it is about (shown first on their manual tasks); omitted = the whole item. */
+  appliesTo: z.array(z.string().regex(ID_PATTERN, 'a workflow step id')).min(1).optional(),
+}).strict();
+
 export const catalogueItemSchema = z.object({
   id: z.string().regex(ID_PATTERN, 'an id matching ^[a-z][a-z0-9-]+$ (lower-case words joined by -)'),
   title: z.string().min(1),
@@ -147,6 +162,8 @@ export const catalogueItemSchema = z.object({
   }).strict().optional(),
   /** What fulfillers do when automation fails (shown on manual tasks). */
   exceptionProcedure: z.string().min(1).optional(),
+  /** Runbook entries for fulfillers (see exceptionSchema). */
+  exceptions: z.array(exceptionSchema).optional(),
   /** Pre-validation (licence seat, compatibility, duplicate, conflict, backend): see src/requests/checks/schema.ts. */
   checks: checksSchema.default([]),
 }).strict();
@@ -157,6 +174,7 @@ export type ApprovalStepDef = z.infer<typeof approvalStepSchema>;
 export type WorkflowStepDef = z.infer<typeof workflowStepSchema>;
 export type Approver = ApprovalStepDef['approver'];
 export type Eligibility = z.infer<typeof eligibilitySchema>;
+export type ExceptionEntry = z.infer<typeof exceptionSchema>;
 
 /** A choice option normalised to value/label/aliases. */
 export interface ChoiceOption { value: string; label: string; aliases: string[] }

@@ -1,8 +1,7 @@
 /**
- * `errand <command>`: catalogue validate | train | classify. Each command returns an exit code.
+ * `errand <command>`: catalogue (validate | versions | diff | export | import | publish | rollback | discard) | train | classify | ... Each command returns an exit code.
  */
 import path from 'node:path';
-import { checkCatalogueDir, formatCatalogueErrors } from '../catalogue/loader.js';
 import { loadConfig } from '../config.js';
 import { optionOf, withConfiguredDatabase } from './with-database.js';
 
@@ -10,6 +9,10 @@ const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 
 const USAGE = `usage: errand <command>
   catalogue validate [dir]     check every dialogs/*.yaml file; exit 1 with the errors
+  catalogue versions | diff <a> <b> | export <v> [--out dir] | import [dir] --reason ... | publish <draft> --reason ...
+            | rollback <v> --reason ... --author e | discard <draft> --reason ...
+                               catalogue versions: list, compare (numbers, current, folder), export/import as
+                               dialogs/ + intents/ folders, publish a draft, roll back (a new version), discard
   train                        train the intent model from intents/ into models/
   classify "text"              print the ranked catalogue items with confidences
   classify --jsonl             one message per line on stdin -> one JSON result per line
@@ -29,26 +32,7 @@ const USAGE = `usage: errand <command>
 
 export async function runCli(argv: string[]): Promise<number> {
   const [cmd, sub, ...rest] = argv;
-  if (cmd === 'catalogue' && sub === 'validate') {
-    const dir = path.resolve(rest[0] ?? path.join(ROOT, 'dialogs'));
-    const config = loadConfig();
-    const { loadConnectors } = await import('../fulfilment/connectors/registry.js');
-    const { createSecretResolver } = await import('../fulfilment/connectors/secrets.js');
-    let ops = new Set<string>();
-    try {
-      ops = (await loadConnectors(path.join(dir, '_connectors.yaml'), createSecretResolver({ env: config.connectors.secretEnv, ...(config.connectors.vault ? { vault: config.connectors.vault } : {}) }))).operations;
-    } catch (e) {
-      process.stderr.write(`connectors invalid: ${(e as Error).message}\n`);
-      return 1;
-    }
-    const { items, errors } = await checkCatalogueDir(dir, ops);
-    if (errors.length) {
-      process.stderr.write(`catalogue invalid: ${errors.length} problem(s)\n${formatCatalogueErrors(errors)}\n`);
-      return 1;
-    }
-    process.stdout.write(`catalogue ok: ${items.length} items (${items.map((i) => i.id).join(', ')})\n`);
-    return 0;
-  }
+  if (cmd === 'catalogue') return (await import('./catalogue-commands.js')).runCatalogueCommand(sub, rest);
   if (cmd === 'teams' && sub === 'package') {
     const { packageTeamsApp } = await import('./teams-package.js');
     const opt = (name: string) => optionOf(rest, name);

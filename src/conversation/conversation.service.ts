@@ -26,6 +26,7 @@ import type { InboundEvent, OutMessage } from './messages.js';
 import { postMessage } from './outbox.repository.js';
 import { personMentions, type PersonRef, type PersonResolver } from './extract.js';
 import type { ClassifierMetrics } from '../observability/metrics.js';
+import { versionOf } from '../catalogue/versions/live.js';
 
 /** What the core needs from the intent classifier (the lexical one answers at once, the embedding ensemble asynchronously). */
 export interface IntentClassifier {
@@ -36,6 +37,8 @@ type IntentResult = { intent: string | null; confidence: number; alternatives: {
 export interface ConversationDeps {
   db: Database;
   catalogue: () => Catalogue;
+  /** A catalogue version by number (dialogs continue on the version they started on). */
+  catalogueAt?: (version: number) => Promise<Catalogue | undefined>;
   classifier: () => IntentClassifier;
   requests: RequestService;
   triage: TriageService;
@@ -61,6 +64,13 @@ export const OUT_OF_SCOPE_FLOOR = 0.15;
 const STATUS = /^(status|my requests|requests|what'?s the status.*|show my requests)$/i;
 const HELP = /^(help|\?|what can you do\??|menu)$/i;
 const GREETING = /^(hi|hello|hey|good (morning|afternoon|evening)|thanks|thank you|ta|cheers)[!. ]*$/i;
+
+/** Dialog data with the catalogue version it started on (stored in the conversation state). */
+type PinnedDialog = DialogData & { catalogueVersion?: number };
+const pinOf = (d: DialogData): { catalogueVersion?: number } => {
+  const v = (d as PinnedDialog).catalogueVersion;
+  return v === undefined ? {} : { catalogueVersion: v };
+};
 
 export class ConversationService {
   constructor(private readonly deps: ConversationDeps) {}
@@ -100,9 +110,10 @@ export class ConversationService {
         return;
       }
       await withConversation(this.deps.db, ev.conversationId, ev.channel, person.email, async (lock) => {
+        const version = versionOf(this.deps.catalogue());
         const res = await this.step(lock.state, person, ev);
         for (const m of res.messages) await this.send(person.email, ev.conversationId, m);
-        return { state: res.state, result: undefined };
+        return { state: this.pin(res.state, version), result: undefined };
       });
     } catch (e) {
       this.deps.log.error({ err: (e as Error).message, conversation: ev.conversationId }, 'conversation error');
@@ -132,7 +143,7 @@ export class ConversationService {
 
     if (state.mode === 'collecting' || state.mode === 'confirming' || state.mode === 'handover-offer') {
       if (STATUS.test(text)) return { state, messages: [await this.statusMessage(person)] };
-      const item = this.deps.catalogue().get(state.d.itemId);
+      const item = await this.itemOf(state.d);
       if (!item) return { state: { mode: 'idle' }, messages: [{ kind: 'error', text: 'The catalogue item of this dialog was removed; please start again.' }] };
       const checkAnswers = this.deps.checks?.checker(person, ev.conversationId);
       const res = await continueDialog(state, item, requester, { text, action: ev.action }, { today: this.deps.now(), findPeople: (t) => searchPeople(this.deps.db, t), ...(checkAnswers ? { checkAnswers } : {}) });
@@ -226,7 +237,7 @@ export class ConversationService {
     try {
       const { created } = await this.deps.requests.submit({
         item, requesterEmail: person.email, answers: d.answers, channel: ev.channel, conversationId: ev.conversationId,
-        originalText: d.originalText, confidence: d.confidence, submissionKey: `dialog:${d.id}`,
+        originalText: d.originalText, confidence: d.confidence, submissionKey: `dialog:${d.id}`, ...pinOf(d),
       });
       return created ? [] : [{ kind: 'info', text: 'That request was already submitted.' }];
     } catch (e) {
@@ -308,7 +319,7 @@ export class ConversationService {
       const r = await this.begin(item, requester, { text, triageId, conversationId: conv });
       await this.send(email, conv, { kind: 'info', text: `The service desk looked at "${text}": it's a ${item.title} request. Let's continue.` });
       for (const m of r.messages) await this.send(email, conv, m);
-      return { state: r.state, result: undefined };
+      return { state: this.pin(r.state, versionOf(this.deps.catalogue())), result: undefined };
     });
   }
 
@@ -323,6 +334,23 @@ export class ConversationService {
     const list = await this.deps.requests.statusOf(person.email);
     if (list.length === 0) return { kind: 'status', text: 'You have no open requests.' };
     return { kind: 'status', text: `Your open requests (${list.length}):`, progress: list, fields: list.map((p) => ({ label: `${p.ref} ${p.title}`, value: `${p.stage} (step ${p.step} of ${p.of})` })) };
+  }
+
+  /**
+   * Version pin: a dialog records the catalogue version it started on (when its state is first
+   * saved) and keeps it to submission, so a publish meanwhile changes neither its questions nor
+   * the request's item.
+   */
+  private pin(state: DialogState, version: number | undefined): DialogState {
+    if (version === undefined || !('d' in state) || (state.d as PinnedDialog).catalogueVersion !== undefined) return state;
+    return { ...state, d: { ...state.d, catalogueVersion: version } as PinnedDialog };
+  }
+
+  /** The dialog's item in its pinned version (the current catalogue for dialogs without a pin). */
+  private async itemOf(d: DialogData): Promise<CatalogueItem | undefined> {
+    const v = (d as PinnedDialog).catalogueVersion;
+    const pinned = v !== undefined && this.deps.catalogueAt ? await this.deps.catalogueAt(v) : undefined;
+    return (pinned ?? this.deps.catalogue()).get(d.itemId);
   }
 
   private helpMessage(person: Person): OutMessage {

@@ -21,6 +21,8 @@ import type { ApprovalTimers } from '../requests/approval-timers.js';
 import type { AccessReviewService } from '../governance/access-reviews.js';
 import { complianceReport, toCsv } from '../governance/compliance-report.js';
 import { canViewRequest } from '../governance/visibility.js';
+import { versionOf } from '../catalogue/versions/live.js';
+import { runbooksFor, runbooksJson } from '../catalogue/versions/runbooks.js';
 
 export interface ApiDeps { db: Database; catalogue: () => Catalogue; requests: RequestService; conversation: ConversationService; overrides: OverrideService; grants: GrantService; approvalTimers: ApprovalTimers; reviews: AccessReviewService; apiKeys: string[] }
 
@@ -72,10 +74,12 @@ export function apiRouter(d: ApiDeps): express.Router {
       res.status(202).json({ accepted: true, message: 'The message was taken into the requester\'s API conversation; replies go to the requester.' });
       return;
     }
-    const item = d.catalogue().get(b.item);
-    if (!item) { res.status(400).json({ error: 'unknown_item', message: `no catalogue item "${b.item}"`, fields: [{ path: 'item', message: `expected one of ${d.catalogue().list().map((i) => i.id).join(', ')}` }] }); return; }
+    const catalogue = d.catalogue();
+    const item = catalogue.get(b.item);
+    if (!item) { res.status(400).json({ error: 'unknown_item', message: `no catalogue item "${b.item}"`, fields: [{ path: 'item', message: `expected one of ${catalogue.list().map((i) => i.id).join(', ')}` }] }); return; }
     try {
-      const { request, created } = await d.requests.submit({ item, requesterEmail: person.email, answers: b.fields, channel: 'api', submissionKey: b.idempotencyKey ? `api:${b.idempotencyKey}` : null });
+      const version = versionOf(catalogue);
+      const { request, created } = await d.requests.submit({ item, requesterEmail: person.email, answers: b.fields, channel: 'api', submissionKey: b.idempotencyKey ? `api:${b.idempotencyKey}` : null, ...(version !== undefined ? { catalogueVersion: version } : {}) });
       res.status(created ? 201 : 200).json({ ref: request.ref, status: request.status, created });
     } catch (e) {
       if (isAppError(e) && e.code === 'INVALID_FIELDS') {
@@ -159,10 +163,14 @@ export function apiRouter(d: ApiDeps): express.Router {
     if (!request) { res.status(404).json({ error: 'not_found', message: `no request ${ref}` }); return; }
     // On behalf of a person (?actor=<e-mail>), only what that person may see; the same answer for
     // "not yours" and "not there", so references cannot be probed.
+    // runbooks (the item's `exceptions` in the request's own catalogue version) are for the people who handle it
+    let handler = true;
     if (req.query.actor !== undefined) {
       const viewer = typeof req.query.actor === 'string' ? await findPerson(d.db, req.query.actor) : undefined;
       if (!viewer || !(await canViewRequest(d.db, viewer, request))) { res.status(404).json({ error: 'not_found', message: `no request ${ref}` }); return; }
+      handler = viewer.roles.some((x) => x === 'fulfiller' || x === 'admin' || x === 'triage');
     }
+    const pinned = (await d.db.query<{ v: number | null }>('SELECT catalogue_version AS v FROM requests WHERE id = $1', [request.id])).rows[0]?.v ?? null;
     const progress = await d.requests.progress(request);
     const steps = (await d.db.query('SELECT step_id, status, attempts FROM fulfilment_steps WHERE request_id = $1 ORDER BY step_index', [request.id])).rows;
     res.json({
@@ -172,7 +180,8 @@ export function apiRouter(d: ApiDeps): express.Router {
       approvals: (await approvalsOf(d.db, request.id)).map((a) => ({ step: a.stepId, label: a.label, status: a.status, decidedBy: a.decidedBy, decidedAt: a.decidedAt, reason: a.reason })),
       steps: steps.map((s) => ({ step: s.step_id, status: s.status, attempts: s.attempts })),
       history: (await requestEvents(d.db, request.id)).map((e) => ({ at: e.at, actor: e.actor, kind: e.kind, from: e.from, to: e.to, reason: e.reason })),
-      createdAt: request.createdAt, completedAt: request.completedAt,
+      createdAt: request.createdAt, completedAt: request.completedAt, catalogueVersion: pinned,
+      ...(handler ? { exceptions: runbooksJson(runbooksFor(request.item)) } : {}),
     });
   });
   return r;

@@ -40,6 +40,8 @@ export interface RequestServiceDeps {
   /** Segregation of duties and the entitlement conflict matrix. */
   policy?: GovernancePolicy;
   metrics?: RequestMetrics;
+  /** The current catalogue version (recorded on requests submitted without one). */
+  catalogueVersion?: () => number | undefined;
   /** Pre-validation (catalogue `checks:`): run at submission, seats reserved in the transaction. */
   checks?: Pick<CheckService, 'evaluate' | 'apply' | 'refused' | 'requestEnded'>;
 }
@@ -54,6 +56,8 @@ export interface SubmitInput {
   confidence?: number | null;
   /** Makes a retried submission (API retry, redelivered click) return the first request. */
   submissionKey?: string | null;
+  /** The catalogue version `item` comes from (a dialog's pinned version); default: the current one. */
+  catalogueVersion?: number;
 }
 
 /** The visible answers of a request as label/value lines, sensitive values masked. */
@@ -174,8 +178,10 @@ export class RequestService {
         fields: answers, originalText: input.originalText, confidence: input.confidence, submissionKey: input.submissionKey, actor: requester.email,
       });
       if (!ins.created) return { ...ins, approved: false };
+      const version = input.catalogueVersion ?? this.deps.catalogueVersion?.();
+      if (version !== undefined) await tx.query('UPDATE requests SET catalogue_version = $2 WHERE id = $1', [ins.request.id, version]); // pinned to the end
       const r = ins.request;
-      await audit(tx, { actor: requester.email, action: 'request.submitted', subject: r.ref, detail: { item: r.itemId, channel: r.channel, fields: maskFields(r.item, r.fields), confidence: input.confidence ?? null } });
+      await audit(tx, { actor: requester.email, action: 'request.submitted', subject: r.ref, detail: { item: r.itemId, channel: r.channel, fields: maskFields(r.item, r.fields), confidence: input.confidence ?? null, catalogueVersion: version ?? null } });
       await this.tell(tx, r, `${r.ref} submitted: ${r.item.title}. I'll keep you posted here.`, 'submitted');
       const checked = plan && this.deps.checks ? await this.deps.checks.apply(tx, r, plan) : undefined;
       if (checked?.waitlisted) return { request: checked.request, created: true, approved: false }; // approval waits for a licence seat

@@ -12,6 +12,7 @@ import type { OutMessage } from '../conversation/messages.js';
 import { checkEligibility } from '../requests/eligibility.js';
 import { openCase } from '../cases/case.repository.js';
 import { postMessage, resolveMessages } from '../conversation/outbox.repository.js';
+import { runbookFields, runbooksFor } from '../catalogue/versions/runbooks.js';
 
 export interface TriageItem {
   id: string; text: string; requesterEmail: string; channel: string; conversationId: string;
@@ -32,10 +33,13 @@ export class TriageService {
   private card(t: TriageItem, requesterName: string): OutMessage {
     const items = this.catalogue().list();
     const title = (id: string) => items.find((i) => i.id === id)?.title ?? id;
+    // the runbook of the top suggestion, so triage can tell at once how such a request is handled
+    const top = t.suggestions[0] ? items.find((i) => i.id === t.suggestions[0]!.intent) : undefined;
+    const runbooks = top ? runbookFields(runbooksFor(top)).map((f) => ({ ...f, label: `${f.label} (${top.title})` })) : [];
     return {
       kind: 'triage',
       text: `Triage: ${requesterName} wrote "${t.text}"`,
-      fields: t.suggestions.length ? [{ label: 'Suggestions', value: t.suggestions.map((s) => `${title(s.intent)} (${Math.round(s.confidence * 100)}%)`).join(', ') }] : [],
+      fields: [...(t.suggestions.length ? [{ label: 'Suggestions', value: t.suggestions.map((s) => `${title(s.intent)} (${Math.round(s.confidence * 100)}%)`).join(', ') }] : []), ...runbooks],
       buttons: [
         ...t.suggestions.slice(0, 3).map((s) => ({ id: `triage:${t.id}:assign:${s.intent}`, label: title(s.intent) })),
         { id: `triage:${t.id}:case`, label: 'Handle as case' },

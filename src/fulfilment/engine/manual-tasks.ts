@@ -12,18 +12,21 @@ import { postMessage } from '../../conversation/outbox.repository.js';
 import type { RunContext } from '../fulfilment-runner.js';
 import { setStepState } from './step-store.js';
 import { openCase } from '../../cases/case.repository.js';
+import { runbookBlock, runbookFields, runbooksFor } from '../../catalogue/versions/runbooks.js';
 
 export async function createManualTask(db: Queryable, rc: RunContext, s: WorkflowStepDef, reason: string, token?: string): Promise<string> {
   const { r } = rc;
   const inputs = JSON.stringify(renderTemplate(s.inputs, rc.masked));
+  const runbooks = runbooksFor(r.item, s.id); // the request's own catalogue version (its snapshot)
   const { ref } = await openCase(db, {
     key: `${r.id}:${s.id}:manual`, requestId: r.id, title: `Manual step: ${s.label ?? s.id} for ${r.ref} (${r.item.title})`, queue: 'fulfilment', priority: 'high', person: r.requesterEmail, reopen: true,
-    description: `Automation could not run: ${reason}.\nDo by hand: ${s.action} with ${inputs}.${r.item.exceptionProcedure ? `\nProcedure: ${r.item.exceptionProcedure}` : ''}`,
+    description: `Automation could not run: ${reason}.\nDo by hand: ${s.action} with ${inputs}.${r.item.exceptionProcedure ? `\nProcedure: ${r.item.exceptionProcedure}` : ''}${runbookBlock(runbooks)}`,
   });
   for (const f of await peopleWithRole(db, 'fulfiller')) {
     await postMessage(db, f.email, {
       kind: 'prompt',
       text: `Manual task ${ref}: ${s.label ?? s.id} for ${r.ref} (${r.item.title}). Automation could not run: ${reason}.${r.item.exceptionProcedure ? `\nProcedure: ${r.item.exceptionProcedure}` : ''}`,
+      ...(runbooks.length ? { fields: runbookFields(runbooks) } : {}),
       buttons: [{ id: `task:${r.id}:${s.id}:done`, label: 'Mark done', style: 'primary' }, { id: `task:${r.id}:${s.id}:failed`, label: 'Mark failed', style: 'danger' }],
     }, { key: `${r.id}:${s.id}:manual:${f.email}` });
   }
