@@ -2,7 +2,7 @@
  * Channel-neutral messages and inbound events. Channels translate to and from these; the core
  * never sees Slack blocks or Adaptive Cards. Button ids are deterministic:
  *   answer                          (value = the chosen option value(s), comma-joined)
- *   dialog:confirm | dialog:edit | dialog:cancel | dialog:handover | dialog:retry | dialog:change:<field>
+ *   dialog:confirm | dialog:edit | dialog:cancel | dialog:handover | dialog:retry | dialog:change:<field> | dialog:set:<field> (value: an alternative offered by a failed check)
  *   start:<itemId>                  start the dialog for a catalogue item
  *   desk:ask                        send the text (value) to the triage queue
  *   approval:<approvalId>:approve | approval:<approvalId>:deny   (value = the reason, if the channel asked)

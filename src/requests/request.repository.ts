@@ -7,8 +7,9 @@ import { randomUUID } from 'node:crypto';
 import type { CatalogueItem } from '../catalogue/schema.js';
 import type { Queryable } from '../db/database.js';
 
-export type RequestStatus = 'draft' | 'submitted' | 'awaiting-approval' | 'approved' | 'denied' | 'in-fulfilment' | 'fulfilled' | 'failed' | 'cancelled';
-export const OPEN_STATUSES: RequestStatus[] = ['submitted', 'awaiting-approval', 'approved', 'in-fulfilment'];
+export type RequestStatus = 'draft' | 'submitted' | 'waitlisted' | 'awaiting-approval' | 'approved' | 'denied' | 'in-fulfilment' | 'fulfilled' | 'failed' | 'cancelled';
+/** Requests still in progress ('waitlisted': stored, waiting for a licence seat before approval). */
+export const OPEN_STATUSES: RequestStatus[] = ['submitted', 'waitlisted', 'awaiting-approval', 'approved', 'in-fulfilment'];
 
 export interface RequestRow {
   id: string;

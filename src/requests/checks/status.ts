@@ -6,11 +6,11 @@
 import type { Queryable } from '../../db/database.js';
 import { OPEN_STATUSES, type RequestStatus } from '../request.repository.js';
 
-/** Not in RequestStatus's union (request.repository.ts predates it); the database accepts it since 020. */
-export const WAITLISTED = 'waitlisted' as RequestStatus;
+/** The status a request waits in for a licence seat (accepted by the database since migration 020). */
+export const WAITLISTED: RequestStatus = 'waitlisted';
 
 /** Open statuses including the waitlist. */
-export const OPEN_OR_WAITING: RequestStatus[] = [...OPEN_STATUSES, WAITLISTED];
+export const OPEN_OR_WAITING: RequestStatus[] = OPEN_STATUSES; // waitlisted is one of them
 
 /** A request's stage in plain words, for messages that point to it ("waiting for approval: Line manager"). */
 export async function stageOf(q: Queryable, r: { id: string; status: string }): Promise<string> {

@@ -55,7 +55,7 @@ export const fmt = {
 };
 
 export const STATUS_LABEL = {
-  'awaiting-approval': 'Awaiting approval', approved: 'Approved', 'in-fulfilment': 'In fulfilment', submitted: 'Submitted', 'awaiting-info': 'Awaiting info',
+  'awaiting-approval': 'Awaiting approval', approved: 'Approved', 'in-fulfilment': 'In fulfilment', submitted: 'Submitted', waitlisted: 'Waiting for a licence', 'awaiting-info': 'Awaiting info',
 };
 export const label = (s) => STATUS_LABEL[s] ?? String(s).replace(/-/g, ' ').replace(/^./, (c) => c.toUpperCase());
 
