@@ -83,7 +83,17 @@ export function apiRouter(d: ApiDeps): express.Router {
       res.status(created ? 201 : 200).json({ ref: request.ref, status: request.status, created });
     } catch (e) {
       if (isAppError(e) && e.code === 'INVALID_FIELDS') {
-        res.status(400).json({ error: 'invalid_fields', message: e.message, fields: (e.details.errors as { field: string; message: string }[]).map((x) => ({ path: `fields.${x.field}`, message: x.message })) });
+        // Refused by pre-validation checks: 409 when every failure is about another open request
+        // (duplicate / conflict), else 400; the check results go along either way.
+        const checks = e.details.checks as { kind: string; outcome: string }[] | undefined;
+        const failed = checks?.filter((c) => c.outcome === 'fail') ?? [];
+        const clash = failed.length > 0 && failed.every((c) => c.kind === 'duplicate' || c.kind === 'conflict');
+        res.status(clash ? 409 : 400).json({
+          error: clash ? 'conflict' : 'invalid_fields',
+          message: e.message,
+          fields: (e.details.errors as { field: string; message: string }[]).map((x) => ({ path: `fields.${x.field}`, message: x.message })),
+          ...(checks ? { checks } : {}),
+        });
         return;
       }
       if (isAppError(e) && e.code === 'INELIGIBLE') { res.status(403).json({ error: 'ineligible', message: e.message }); return; }

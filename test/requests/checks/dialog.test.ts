@@ -83,8 +83,10 @@ it('points to the open request instead of a duplicate: in the dialog, again at s
   // the same again over the REST API: refused, nothing stored, the attempt audited
   const before = await count();
   const again = await post({ item: 'app-access', requester: 'erin.employee@example.com', fields: { application: 'jira', accessLevel: 'viewer', justification: 'Following the finance project tickets' } });
-  expect(again.status).toBe(400);
+  expect(again.status).toBe(409); // the only failure is another open request
   const body = await again.json();
+  expect(body.error).toBe('conflict');
+  expect(body.checks).toEqual(expect.arrayContaining([expect.objectContaining({ check: 'not-already-requested', kind: 'duplicate', outcome: 'fail' })]));
   expect(body.message).toContain(`You already have ${ref}`);
   expect(body.fields).toEqual([{ path: 'fields.accessLevel', message: expect.stringContaining(ref) }]);
   expect(await count()).toBe(before);
@@ -120,7 +122,7 @@ it('refuses access requests while an offboarding of the person is open', async (
   expect((await q(`SELECT state FROM conversations WHERE id = 'web:fred.fulfiller@example.com'`))[0]!.state.mode).toBe('idle');
 
   const api = await post({ item: 'app-access', requester: 'fred.fulfiller@example.com', fields: { application: 'jira', accessLevel: 'viewer', justification: 'Checking the service desk backlog' } });
-  expect(api.status).toBe(400);
+  expect(api.status).toBe(409);
   expect((await api.json()).message).toContain(`An offboarding request is open for you, so no new application access is given while it is open. (${off.request.ref}`);
   // someone else is not affected
   expect((await post({ item: 'shared-drive-access', requester: 'hana.hr@example.com', fields: { drive: 'hr', access: 'read', justification: 'Policy review' } })).status).toBe(201);
