@@ -43,6 +43,7 @@ import { webChatRouter } from './channels/web/web-chat.routes.js';
 import { createSlackAdapter, type SlackAdapter } from './channels/slack/slack.adapter.js';
 import { createSlackConnector } from './channels/slack/slack-connector.js';
 import { createTeamsAdapter, type TeamsAdapter } from './channels/teams/teams.adapter.js';
+import { createEmailAdapter, type EmailAdapter } from './channels/email/email.adapter.js';
 import { createAgendaQueue } from './jobs/agenda-queue.js';
 import type { JobQueue } from './jobs/job-queue.port.js';
 import { createLogger, type Logger } from './log.js';
@@ -130,6 +131,8 @@ export interface App {
   slack: SlackAdapter | undefined;
   /** The Teams adapter (on with MICROSOFT_APP_ID, or in development for the Emulator). */
   teams: TeamsAdapter | undefined;
+  /** The e-mail channel, when EMAIL_ADDRESS is configured. */
+  email: EmailAdapter | undefined;
   /** Re-enqueues fulfilment of requests whose job was lost; returns how many. */
   sweep(): Promise<number>;
   start(): Promise<void>;
@@ -242,6 +245,8 @@ export async function createApp(o: AppOptions): Promise<App> {
 
   const teams = config.teams ? createTeamsAdapter({ config: config.teams, db, catalogue: () => catalogue, conversation, requests, log, now, metrics }) : undefined;
 
+  const email = config.email ? createEmailAdapter({ config: config.email, db, catalogue: () => catalogue, conversation, requests, log, now, metrics }) : undefined;
+
   const adminAuth = new AdminAuth({ db, catalogue: () => catalogue, now, sessionTtlHours: config.admin.sessionTtlHours, secure: config.production });
   const http = buildHttpApp({
     db, queue, log,
@@ -255,6 +260,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     routers: [
       metricsRouter(metrics, config.observability.metricsToken),
       ...(teams ? [teams.router] : []),
+      ...(email ? [email.router] : []),
       ...(config.webChatDemo ? [webChatRouter({ db, conversation, requests, triage, catalogue: () => catalogue })] : []),
       express.Router().use('/api', apiRouter({ db, catalogue: () => boot.live.current(), requests, conversation, overrides, grants, approvalTimers, reviews, apiKeys: config.apiKeys })),
       express.Router().use('/admin/api/licences', licencesRouter({ db, licences: checks.licences, settle: () => checks.settle(), apiKeys: config.apiKeys, sessionActor: adminAuth.apiActor })),
@@ -265,7 +271,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   });
 
   return {
-    metrics, alerts, checks, config, db, log, catalogue, catalogueVersions: { store: boot.store, live: boot.live }, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, purge, reviews, syncDirectory, connectors: connectorSet, http, sweep, slack, teams,
+    metrics, alerts, checks, config, db, log, catalogue, catalogueVersions: { store: boot.store, live: boot.live }, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, purge, reviews, syncDirectory, connectors: connectorSet, http, sweep, slack, teams, email,
     async start() {
       boot.live.startPolling(o.catalogueRefreshMs ?? 10_000);
       await queue.start();
@@ -282,11 +288,13 @@ export async function createApp(o: AppOptions): Promise<App> {
       if (connectorSet.connectors.some((c) => c.check)) await queue.every('30 seconds', SYNTHETIC_JOB);
       await slack?.start();
       await teams?.start();
+      await email?.start();
     },
     async stop() {
       boot.live.stopPolling();
       await slack?.stop();
       await teams?.stop();
+      await email?.stop();
       await queue.stop();
       for (const c of connectorSet.connectors) await c.close?.().catch(() => undefined);
       if (!o.db) await db.close();

@@ -56,6 +56,38 @@ const envSchema = z.object({
   ALERT_WEBHOOK_URL: z.string().url().optional(),
   ADMIN_SESSION_TTL_HOURS: z.coerce.number().min(0.1).max(720).default(8),
   ADMIN_PUBLIC_URL: z.string().url('the dashboard\'s public base URL, e.g. https://errand.example.com').optional(),
+  // e-mail intake (src/channels/email): on when EMAIL_ADDRESS is set
+  EMAIL_ADDRESS: z.email('the service desk\'s e-mail address, e.g. itdesk@example.com').optional(),
+  EMAIL_FROM_NAME: z.string().min(1).max(100).default('IT service desk (errand)'),
+  EMAIL_ALIASES: z.string().optional(),
+  EMAIL_SMTP_HOST: z.string().min(1).optional(),
+  EMAIL_SMTP_PORT: z.coerce.number().int().min(1).max(65535).default(587),
+  EMAIL_SMTP_SECURE: bool.default(false),
+  EMAIL_SMTP_USER: z.string().min(1).optional(),
+  EMAIL_SMTP_PASSWORD: z.string().min(1).optional(),
+  EMAIL_IMAP_HOST: z.string().min(1).optional(),
+  EMAIL_IMAP_PORT: z.coerce.number().int().min(1).max(65535).default(993),
+  EMAIL_IMAP_SECURE: bool.default(true),
+  EMAIL_IMAP_USER: z.string().min(1).optional(),
+  EMAIL_IMAP_PASSWORD: z.string().min(1).optional(),
+  EMAIL_IMAP_MAILBOX: z.string().min(1).default('INBOX'),
+  EMAIL_IMAP_PROCESSED_MAILBOX: z.string().min(1).optional(),
+  EMAIL_IMAP_POLL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  EMAIL_LISTEN_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  EMAIL_LISTEN_HOST: z.string().min(1).default('127.0.0.1'),
+  EMAIL_LISTEN_USER: z.string().min(1).optional(),
+  EMAIL_LISTEN_PASSWORD: z.string().min(8, 'at least 8 characters').optional(),
+  EMAIL_LISTEN_TLS_KEY: z.string().min(1).optional(),
+  EMAIL_LISTEN_TLS_CERT: z.string().min(1).optional(),
+  EMAIL_MAX_MESSAGE_BYTES: z.coerce.number().int().min(10_000).max(200 * 1024 * 1024).default(25 * 1024 * 1024),
+  EMAIL_MAX_ATTACHMENT_BYTES: z.coerce.number().int().min(1).max(100 * 1024 * 1024).default(10 * 1024 * 1024),
+  EMAIL_UNKNOWN_SENDERS: z.enum(['reject', 'triage']).default('reject'),
+  EMAIL_TRUSTED_AUTHSERV_IDS: z.string().optional(),
+  EMAIL_REQUIRE_AUTH: bool.default(false),
+  EMAIL_NOTIFY: z.enum(['email-users', 'all']).default('email-users'),
+  EMAIL_PUBLIC_URL: z.string().url('the public base URL of approval links, e.g. https://errand.example.com').optional(),
+  EMAIL_LINK_TTL_HOURS: z.coerce.number().min(0.1).max(720).default(72),
+  EMAIL_MAX_RECEIVED: z.coerce.number().int().min(3).max(200).default(25),
 });
 
 export interface Config {
@@ -103,6 +135,37 @@ export interface Config {
   observability: { metricsToken: string | undefined; alertsFile: string; alertWebhookUrl: string | undefined };
   /** The admin dashboard's sign-in (src/http/admin): session lifetime, and the base URL of chat sign-in links. */
   admin: { sessionTtlHours: number; publicUrl: string | undefined };
+  /** The e-mail channel (src/channels/email); undefined when EMAIL_ADDRESS is not set. */
+  email: EmailConfig | undefined;
+}
+
+export interface EmailConfig {
+  /** The service desk's address: From of every mail errand sends, and an address of ours (loop guard). */
+  address: string;
+  fromName: string;
+  /** Further addresses that are ours (accepted by the listener, never answered). Lower-case. */
+  aliases: string[];
+  /** Outbound relay (nodemailer). The password is a secret: never logged. */
+  smtp: { host: string; port: number; secure: boolean; user: string | undefined; password: string | undefined };
+  /** IMAP polling of a mailbox; undefined = off. */
+  imap: { host: string; port: number; secure: boolean; user: string; password: string; mailbox: string; processedMailbox: string | undefined; pollMs: number } | undefined;
+  /** The SMTP listener errand runs itself; undefined = off. Port 0 = any free port (tests). */
+  listen: { host: string; port: number; user: string | undefined; password: string | undefined; tlsKeyFile: string | undefined; tlsCertFile: string | undefined } | undefined;
+  maxMessageBytes: number;
+  maxAttachmentBytes: number;
+  /** Mail from addresses outside the directory (or failing authentication): a polite refusal, or a case for the service desk. */
+  unknownSenders: 'reject' | 'triage';
+  /** authserv-ids whose Authentication-Results headers are believed (lower-case); empty = none checked. */
+  trustedAuthservIds: string[];
+  /** Mail without a passing, aligned result from a trusted authserv-id is treated as from an unknown sender. */
+  requireAuth: boolean;
+  /** Who gets messages that belong to no conversation (approvals, notifications) by e-mail. */
+  notify: 'email-users' | 'all';
+  /** Base URL of approval links (no trailing slash). */
+  publicUrl: string;
+  linkTtlHours: number;
+  /** More Received: headers than this is treated as a mail loop. */
+  maxReceived: number;
 }
 
 export interface TeamsConfig {
@@ -137,7 +200,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message} (got ${JSON.stringify(cleaned[String(i.path[0])])})`);
+    // values of secrets are not repeated in the error (it reaches logs)
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message} (${/PASSWORD|SECRET|TOKEN/.test(String(i.path[0])) ? 'value hidden' : `got ${JSON.stringify(cleaned[String(i.path[0])])}`})`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
@@ -170,6 +234,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (production && e.CATALOGUE_SOURCE === 'folder') throw new ConfigError('invalid configuration:\n  CATALOGUE_SOURCE: "folder" is for local development; in production the catalogue changes through errand catalogue import/publish');
   if (Boolean(e.VAULT_ADDR) !== Boolean(e.VAULT_TOKEN)) throw new ConfigError('invalid configuration:\n  VAULT_ADDR and VAULT_TOKEN must be set together (for vault: secret references)');
+  const email = emailConfig(e, Object.keys(cleaned), production);
   return {
     connectors: {
       file: e.CONNECTORS_FILE, secretEnv: env, vault: e.VAULT_ADDR && e.VAULT_TOKEN ? { endpoint: e.VAULT_ADDR, token: e.VAULT_TOKEN } : undefined,
@@ -195,5 +260,51 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     production,
     observability: { metricsToken: e.METRICS_TOKEN, alertsFile: e.ALERTS_FILE, alertWebhookUrl: e.ALERT_WEBHOOK_URL },
     admin: { sessionTtlHours: e.ADMIN_SESSION_TTL_HOURS, publicUrl: e.ADMIN_PUBLIC_URL?.replace(/\/+$/, '') },
+    email,
   };
 }
+
+/** The e-mail channel's settings (undefined without EMAIL_ADDRESS); every inconsistency names its variables. */
+function emailConfig(e: z.infer<typeof envSchema>, given: string[], production: boolean): EmailConfig | undefined {
+  const fail = (msg: string): never => { throw new ConfigError(`invalid configuration:\n  ${msg}`); };
+  const others = given.filter((k) => k.startsWith('EMAIL_') && k !== 'EMAIL_ADDRESS');
+  if (!e.EMAIL_ADDRESS) {
+    if (others.length) fail(`EMAIL_ADDRESS: required when other EMAIL_* variables are set (${others.join(', ')}); it turns the e-mail channel on`);
+    return undefined;
+  }
+  if (!e.EMAIL_SMTP_HOST) fail('EMAIL_SMTP_HOST: required with EMAIL_ADDRESS (errand answers by e-mail through this relay)');
+  if (Boolean(e.EMAIL_SMTP_USER) !== Boolean(e.EMAIL_SMTP_PASSWORD)) fail('EMAIL_SMTP_USER and EMAIL_SMTP_PASSWORD must be set together');
+  if (!e.EMAIL_IMAP_HOST && e.EMAIL_LISTEN_PORT === undefined) fail('EMAIL_IMAP_HOST or EMAIL_LISTEN_PORT: at least one is required with EMAIL_ADDRESS (how mail reaches errand)');
+  if (e.EMAIL_IMAP_HOST && (!e.EMAIL_IMAP_USER || !e.EMAIL_IMAP_PASSWORD)) fail('EMAIL_IMAP_USER and EMAIL_IMAP_PASSWORD: required with EMAIL_IMAP_HOST');
+  if (Boolean(e.EMAIL_LISTEN_USER) !== Boolean(e.EMAIL_LISTEN_PASSWORD)) fail('EMAIL_LISTEN_USER and EMAIL_LISTEN_PASSWORD must be set together');
+  if (Boolean(e.EMAIL_LISTEN_TLS_KEY) !== Boolean(e.EMAIL_LISTEN_TLS_CERT)) fail('EMAIL_LISTEN_TLS_KEY and EMAIL_LISTEN_TLS_CERT must be set together (PEM files)');
+  if (e.EMAIL_REQUIRE_AUTH && !e.EMAIL_TRUSTED_AUTHSERV_IDS) fail('EMAIL_TRUSTED_AUTHSERV_IDS: required with EMAIL_REQUIRE_AUTH=true (whose Authentication-Results to believe)');
+  const publicUrl = (e.EMAIL_PUBLIC_URL ?? e.ADMIN_PUBLIC_URL ?? (production ? undefined : `http://localhost:${e.PORT}`))
+    ?? fail('EMAIL_PUBLIC_URL: required with EMAIL_ADDRESS when NODE_ENV=production (the base URL of approval links), or set ADMIN_PUBLIC_URL');
+  const list = (v: string | undefined) => (v ?? '').split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+  const aliases = list(e.EMAIL_ALIASES);
+  const bad = aliases.find((a) => !z.email().safeParse(a).success);
+  if (bad) fail(`EMAIL_ALIASES: "${bad}" is not an e-mail address`);
+  return {
+    address: e.EMAIL_ADDRESS.toLowerCase(), fromName: e.EMAIL_FROM_NAME, aliases,
+    smtp: { host: e.EMAIL_SMTP_HOST!, port: e.EMAIL_SMTP_PORT, secure: e.EMAIL_SMTP_SECURE, user: e.EMAIL_SMTP_USER, password: e.EMAIL_SMTP_PASSWORD },
+    imap: e.EMAIL_IMAP_HOST ? {
+      host: e.EMAIL_IMAP_HOST, port: e.EMAIL_IMAP_PORT, secure: e.EMAIL_IMAP_SECURE, user: e.EMAIL_IMAP_USER!, password: e.EMAIL_IMAP_PASSWORD!,
+      mailbox: e.EMAIL_IMAP_MAILBOX, processedMailbox: e.EMAIL_IMAP_PROCESSED_MAILBOX, pollMs: e.EMAIL_IMAP_POLL_MS,
+    } : undefined,
+    listen: e.EMAIL_LISTEN_PORT !== undefined ? {
+      host: e.EMAIL_LISTEN_HOST, port: e.EMAIL_LISTEN_PORT, user: e.EMAIL_LISTEN_USER, password: e.EMAIL_LISTEN_PASSWORD,
+      tlsKeyFile: e.EMAIL_LISTEN_TLS_KEY, tlsCertFile: e.EMAIL_LISTEN_TLS_CERT,
+    } : undefined,
+    maxMessageBytes: e.EMAIL_MAX_MESSAGE_BYTES,
+    maxAttachmentBytes: Math.min(e.EMAIL_MAX_ATTACHMENT_BYTES, e.EMAIL_MAX_MESSAGE_BYTES),
+    unknownSenders: e.EMAIL_UNKNOWN_SENDERS,
+    trustedAuthservIds: list(e.EMAIL_TRUSTED_AUTHSERV_IDS),
+    requireAuth: e.EMAIL_REQUIRE_AUTH,
+    notify: e.EMAIL_NOTIFY,
+    publicUrl: publicUrl.replace(/\/+$/, ''),
+    linkTtlHours: e.EMAIL_LINK_TTL_HOURS,
+    maxReceived: e.EMAIL_MAX_RECEIVED,
+  };
+}
+
