@@ -12,6 +12,7 @@ import { openCase } from '../../cases/case.repository.js';
 import type { FulfilmentDeps, RunContext } from '../fulfilment-runner.js';
 import { classify } from './step-policy.js';
 import { setUndo, type StepRow } from './step-store.js';
+import { runbookBlock, runbooksFor } from '../../catalogue/versions/runbooks.js';
 
 const UNDO_ATTEMPTS = 3;
 
@@ -56,7 +57,7 @@ export async function compensate(deps: FulfilmentDeps, rc: RunContext, rows: Map
     if (!rolledBack) {
       caseRef = (await openCase(tx, {
         key: `${r.id}:manual-fallback`, requestId: r.id, title: `Manual fulfilment: ${r.ref} ${r.item.title}`, queue: 'fulfilment', priority: 'high', person: r.requesterEmail,
-        description: `Step "${failedStep}" failed: ${error}. ${failedUndos.length ? `Could not undo: ${failedUndos.join(', ')}.` : ''}${r.item.exceptionProcedure ? `\nProcedure: ${r.item.exceptionProcedure}` : ''}`,
+        description: `Step "${failedStep}" failed: ${error}. ${failedUndos.length ? `Could not undo: ${failedUndos.join(', ')}.` : ''}${r.item.exceptionProcedure ? `\nProcedure: ${r.item.exceptionProcedure}` : ''}${runbookBlock(runbooksFor(r.item, failedStep))}`,
       })).ref;
     }
     await audit(tx, { actor: 'system', action: 'request.failed', subject: r.ref, detail: { step: failedStep, error, outcome, undone: toUndo.map((x) => x.stepId).filter((x) => !failedUndos.includes(x)), case: caseRef ?? null } });
