@@ -63,6 +63,9 @@ import { loadCompatibility } from './requests/checks/compatibility.js';
 import { seedAssets } from './requests/checks/assets.js';
 import { validateCheckReferences } from './requests/checks/validate.js';
 import { licencesRouter } from './http/licences.routes.js';
+import { createLifecycle, type Lifecycle } from './catalogue/lifecycle/index.js';
+import { validateSnapshot } from './catalogue/versions/validate.js';
+import { lifecycleRouter } from './http/lifecycle.routes.js';
 
 export const SWEEP_JOB = 'sweep-stranded-requests';
 export const SYNTHETIC_JOB = 'synthetic-checks';
@@ -75,6 +78,10 @@ export const REVIEW_REMIND_JOB = 'access-review-reminders';
 export const RECONCILE_JOB = 'grants-reconcile';
 export const ALERTS_JOB = 'evaluate-alerts';
 export const LICENCES_JOB = 'licence-seats';
+/** Removes deprecated catalogue items whose notice period has passed (src/catalogue/lifecycle/). */
+export const LIFECYCLE_JOB = 'catalogue-lifecycle';
+/** Re-routes pending approvals whose approver left (src/catalogue/lifecycle/org.ts). */
+export const REROUTE_JOB = 'reroute-leaver-approvals';
 
 export interface AppOptions {
   config: Config;
@@ -121,6 +128,8 @@ export interface App {
   alerts: AlertService;
   /** Pre-validation (catalogue `checks:`), licence pools and the waitlist; `settle()` is the LICENCES_JOB's pass. */
   checks: CheckService;
+  /** Catalogue lifecycle: usage, deprecations (removeDue is the LIFECYCLE_JOB), org changes, re-routing (REROUTE_JOB). */
+  lifecycle: Lifecycle;
   /** Runs the identity sync now (undefined when none is configured). */
   syncDirectory(): Promise<Awaited<ReturnType<typeof syncIdentities>> | undefined>;
   /** Purges personal data past its retention period; returns how many requests. */
@@ -184,11 +193,15 @@ export async function createApp(o: AppOptions): Promise<App> {
   }), metrics);
   // invoker and requests are built below; the closures run only when a check or a seat needs them
   const checks: CheckService = new CheckService({ db, tables: compatibility, log, invoke: (a, i, c) => invoker.invoke(a, i, c), resume: (id) => requests.resumeWaitlisted(id) });
-  const requests = new RequestService({ db, queue, now, alertRecipients: config.connectors.alertRecipients, policy, metrics, checks, catalogueVersion: () => boot.live.currentVersion() });
+  const lifecycle = createLifecycle({
+    db, store: boot.store, catalogue: () => boot.live.current(), now, log, extraOperations: () => connectorSet.operations,
+    validate: (s) => validateSnapshot(s, { extraOperations: [...connectorSet.operations], lenientAlerts: true, checkItems: (items) => validateCheckReferences(items, compatibility, config.checks.compatibilityFile) }),
+  });
+  const requests = new RequestService({ db, queue, now, alertRecipients: config.connectors.alertRecipients, policy, metrics, checks, catalogueVersion: () => boot.live.currentVersion(), intakeRefusal: (id) => lifecycle.intakeRefusal(id) });
   const triage = new TriageService(db, () => catalogue);
   const overrides = new OverrideService(db, (id) => requests.enqueueFulfilment(id), policy);
   const reviews = new AccessReviewService(db, now);
-  const conversation = new ConversationService({ db, catalogue: () => boot.live.current(), catalogueAt: (v) => boot.live.at(v), classifier: () => classifier, requests, triage, now, log, overrides, reviews, metrics, checks });
+  const conversation = new ConversationService({ db, catalogue: () => boot.live.current(), catalogueAt: (v) => boot.live.at(v), classifier: () => classifier, requests, triage, now, log, overrides, reviews, metrics, checks, lifecycle: lifecycle.gate });
   const maxAttempts = o.maxAttempts ?? 3;
   const breakers = new BreakerRegistry((backend) => ({ ...DEFAULT_BREAKER, ...(connectorSet.breaker.get(backend) ?? {}), ...(typeof o.breaker === 'function' ? o.breaker(backend) : o.breaker ?? {}) }), (backend, state) => {
     log.warn({ backend, state }, 'circuit breaker state changed');
@@ -240,6 +253,8 @@ export async function createApp(o: AppOptions): Promise<App> {
   const alerts = new AlertService({ db, log, now, config: alertFile.config, configError: alertFile.error, configFile: alertFile.file });
   queue.define(ALERTS_JOB, async () => { await alerts.evaluate(); });
   queue.define(LICENCES_JOB, async () => { await checks.settle(); });
+  queue.define(LIFECYCLE_JOB, async () => { await lifecycle.removeDue(); });
+  queue.define(REROUTE_JOB, async () => { await lifecycle.rerouteApprovals(); });
 
   const slack = config.slack ? createSlackAdapter({ config: config.slack, db, catalogue: () => catalogue, conversation, requests, log, now, metrics }) : undefined;
 
@@ -264,6 +279,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       ...(config.webChatDemo ? [webChatRouter({ db, conversation, requests, triage, catalogue: () => catalogue })] : []),
       express.Router().use('/api', apiRouter({ db, catalogue: () => boot.live.current(), requests, conversation, overrides, grants, approvalTimers, reviews, apiKeys: config.apiKeys })),
       express.Router().use('/admin/api/licences', licencesRouter({ db, licences: checks.licences, settle: () => checks.settle(), apiKeys: config.apiKeys, sessionActor: adminAuth.apiActor })),
+      express.Router().use('/admin/api/lifecycle', lifecycleRouter({ db, lifecycle, apiKeys: config.apiKeys, sessionActor: adminAuth.apiActor })),
       express.Router().use('/admin/api/catalogue', catalogueAdminRouter({ db, store: boot.store, apiKeys: config.apiKeys, sessionActor: adminAuth.apiActor })),
       express.Router().use('/admin/api', adminApiRouter({ db, catalogue: () => catalogue, apiKeys: config.apiKeys, now, sessionActor: adminAuth.apiActor })),
       express.Router().use('/admin', adminDashboardRouter({ db, catalogue: () => catalogue, auth: adminAuth, publicUrl: config.admin.publicUrl, production: config.production, now })),
@@ -271,7 +287,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   });
 
   return {
-    metrics, alerts, checks, config, db, log, catalogue, catalogueVersions: { store: boot.store, live: boot.live }, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, purge, reviews, syncDirectory, connectors: connectorSet, http, sweep, slack, teams, email,
+    metrics, alerts, checks, lifecycle, config, db, log, catalogue, catalogueVersions: { store: boot.store, live: boot.live }, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, purge, reviews, syncDirectory, connectors: connectorSet, http, sweep, slack, teams, email,
     async start() {
       boot.live.startPolling(o.catalogueRefreshMs ?? 10_000);
       await queue.start();
@@ -281,6 +297,8 @@ export async function createApp(o: AppOptions): Promise<App> {
       await queue.every('5 minutes', APPROVAL_TIMERS_JOB);
       await queue.every('1 day', RECONCILE_JOB);
       await queue.every('1 day', RETENTION_JOB);
+      await queue.every('1 hour', LIFECYCLE_JOB);
+      await queue.every('1 day', REROUTE_JOB);
       await queue.every(`${policy.accessReviewEveryDays} days`, REVIEW_START_JOB);
       if (identitySync) await queue.every(`${identitySync.everyMinutes} minutes`, IDENTITY_SYNC_JOB);
       await queue.every('1 day', REVIEW_REMIND_JOB);

@@ -13,6 +13,14 @@ const USAGE = `usage: errand <command>
             | rollback <v> --reason ... --author e | discard <draft> --reason ...
                                catalogue versions: list, compare (numbers, current, folder), export/import as
                                dialogs/ + intents/ folders, publish a draft, roll back (a new version), discard
+  catalogue usage [--item id] | deprecate <item> --until <date> [--alternative <item>] --reason ... --actor e
+            | deprecations | undeprecate <item> --reason ... --actor e | remove-due
+                               decommissioning: usage per item (12 months), deprecate (hidden from intake
+                               now, removed in a new version after the date), list, cancel, remove now
+  org reassign --from-team <a> --to-team <b> [--owner-contact e] [--from-group|role|person|department ...] [--dry-run]
+  org reroute-approvals [--dry-run]
+                               organisational changes: owners/approvers in a new version (preview = diff);
+                               open approvals of leavers re-routed to their manager (or the item owner)
   train                        train the intent model from intents/ into models/
   classify "text"              print the ranked catalogue items with confidences
   classify --jsonl             one message per line on stdin -> one JSON result per line
@@ -32,6 +40,8 @@ const USAGE = `usage: errand <command>
 
 export async function runCli(argv: string[]): Promise<number> {
   const [cmd, sub, ...rest] = argv;
+  if (cmd === 'catalogue' && ['usage', 'deprecate', 'deprecations', 'undeprecate', 'remove-due'].includes(sub ?? '')) return (await import('./lifecycle-commands.js')).runLifecycleCommand('catalogue', sub, rest);
+  if (cmd === 'org') return (await import('./lifecycle-commands.js')).runLifecycleCommand('org', sub, rest);
   if (cmd === 'catalogue') return (await import('./catalogue-commands.js')).runCatalogueCommand(sub, rest);
   if (cmd === 'teams' && sub === 'package') {
     const { packageTeamsApp } = await import('./teams-package.js');

@@ -27,6 +27,7 @@ import { postMessage } from './outbox.repository.js';
 import { personMentions, type PersonRef, type PersonResolver } from './extract.js';
 import type { ClassifierMetrics } from '../observability/metrics.js';
 import { versionOf } from '../catalogue/versions/live.js';
+import { alternativeFor, isOffered, refusalOf, retiredPhrase, retirementOf, type IntakeGate, type Retirement } from '../catalogue/lifecycle/intake.js';
 
 /** What the core needs from the intent classifier (the lexical one answers at once, the embedding ensemble asynchronously). */
 export interface IntentClassifier {
@@ -53,6 +54,8 @@ export interface ConversationDeps {
   metrics?: ClassifierMetrics;
   /** Pre-validation (catalogue `checks:`): run in the dialog as soon as the answers they need are given. */
   checks?: Pick<CheckService, 'checker'>;
+  /** Deprecated and removed items (src/catalogue/lifecycle/intake.ts): hidden from intake. */
+  lifecycle?: IntakeGate;
 }
 
 /**
@@ -135,6 +138,8 @@ export class ConversationService {
 
     if (act.startsWith('start:')) {
       const item = this.deps.catalogue().get(act.slice('start:'.length));
+      const retired = await this.retiredItem(act.slice('start:'.length));
+      if (retired) return { state, messages: [retired] };
       if (!item) return { state, messages: [{ kind: 'error', text: 'That catalogue item does not exist (any more).' }] };
       const prefix: OutMessage[] = state.mode === 'idle' ? [] : [{ kind: 'info', text: 'I have set aside the request you were filling in.' }];
       const r = await this.begin(item, person, { triageId: ev.action?.value, conversationId: ev.conversationId });
@@ -158,7 +163,7 @@ export class ConversationService {
     }
     if (act) return { state, messages: [{ kind: 'info', text: 'That button belongs to a conversation that has ended. Tell me what you need.' }] };
     if (STATUS.test(text)) return { state, messages: [await this.statusMessage(person)] };
-    if (HELP.test(text) || GREETING.test(text)) return { state, messages: [this.helpMessage(person)] };
+    if (HELP.test(text) || GREETING.test(text)) return { state, messages: [this.helpMessage(person, await this.retirements())] };
     if (/^(cancel|stop|never ?mind)$/i.test(text)) return { state, messages: [{ kind: 'info', text: 'There is nothing in progress to cancel. To cancel a submitted request, say "cancel REQ-000123".' }] };
     const cancelRef = /^cancel\s+(REQ-\d+)$/i.exec(text);
     if (cancelRef) return { state, messages: [await this.cancelRequest(person, cancelRef[1]!)] };
@@ -166,6 +171,8 @@ export class ConversationService {
   }
 
   private async begin(item: CatalogueItem, person: Person, o: { text?: string; confidence?: number; triageId?: string; conversationId?: string }): Promise<DialogResult> {
+    const retired = await this.retiredItem(item.id);
+    if (retired) return { state: { mode: 'idle' }, messages: [retired] };
     const elig = checkEligibility(item, person);
     if (!elig.ok) return { state: { mode: 'idle' }, messages: [{ kind: 'error', text: `You can't request ${item.title}: ${elig.reason}. If you think that's wrong, ask the service desk.` }] };
     const resolvePerson = o.text ? await this.personResolver(o.text) : undefined;
@@ -194,11 +201,23 @@ export class ConversationService {
     if (text.length > 2000) return { state: { mode: 'idle' }, messages: [{ kind: 'error', text: 'That message is too long for me (2000 characters at most). Please describe what you need in a sentence or two.' }] };
     const c = await this.deps.classifier().classify(text);
     await audit(this.deps.db, { actor: person.email, action: 'nlu.classified', subject: ev.conversationId, detail: { intent: c.intent, confidence: c.confidence, reason: c.reason ?? null, alternatives: c.alternatives.slice(0, 3) } });
-    const item = c.intent ? this.deps.catalogue().get(c.intent) : undefined;
+    // A deprecated or removed item is not offered: its alternative is, or triage (the model may
+    // still know a removed intent until `errand train` runs).
+    const retirements = await this.retirements();
+    const retired = c.intent ? retirementOf(retirements, this.deps.catalogue(), c.intent) : undefined;
+    const redirect = retired ? alternativeFor(retirements, this.deps.catalogue(), retired.itemId) : undefined;
+    const item = retired ? redirect : c.intent ? this.deps.catalogue().get(c.intent) : undefined;
     this.deps.metrics?.classified(c.confidence, item ? 'routed' : c.reason === 'out-of-scope' && c.confidence < OUT_OF_SCOPE_FLOOR ? 'out-of-scope' : 'triage');
+    if (retired) await audit(this.deps.db, { actor: person.email, action: 'nlu.retired-intent', subject: ev.conversationId, detail: { intent: retired.itemId, deprecation: retired.deprecationId, routedTo: redirect?.id ?? 'triage' } });
     if (item) {
       const r = await this.begin(item, person, { text, confidence: c.confidence, conversationId: ev.conversationId });
-      return { state: r.state, messages: r.messages };
+      const note: OutMessage[] = retired ? [{ kind: 'info', text: `${retiredPhrase(retired)}, so I've started "${item.title}" instead.` }] : [];
+      return { state: r.state, messages: [...note, ...r.messages] };
+    }
+    if (retired) {
+      const suggestions = c.alternatives.filter((s) => isOffered(retirements, this.deps.catalogue(), s.intent)).slice(0, 3);
+      await this.deps.triage.create({ text, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions, reason: `classified as ${retired.itemId}, which is retired (deprecation #${retired.deprecationId}, ${retired.status === 'removed' ? 'removed' : 'until'} ${retired.until.toISOString().slice(0, 10)}) and has no alternative` });
+      return { state: { mode: 'idle' }, messages: [{ kind: 'info', text: `${retiredPhrase(retired)}, so I've passed your message to the service desk. Someone will pick it up shortly and I'll continue with you here.` }] };
     }
     if (c.reason === 'out-of-scope' && c.confidence < OUT_OF_SCOPE_FLOOR) {
       // Chit-chat and non-IT questions are not queued for triage, but one click sends them to a person.
@@ -208,7 +227,7 @@ export class ConversationService {
         buttons: [{ id: 'desk:ask', label: 'Pass it to the service desk', value: text.slice(0, 2000) }],
       }] };
     }
-    const suggestions = [...(c.intent ? [{ intent: c.intent, confidence: c.confidence }] : []), ...c.alternatives].filter((s) => this.deps.catalogue().get(s.intent)).slice(0, 3);
+    const suggestions = [...(c.intent ? [{ intent: c.intent, confidence: c.confidence }] : []), ...c.alternatives].filter((s) => isOffered(retirements, this.deps.catalogue(), s.intent)).slice(0, 3);
     await this.deps.triage.create({ text, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions, reason: c.reason });
     return { state: { mode: 'idle' }, messages: [{ kind: 'info', text: "I'm not sure which request that is, so I've passed it to the service desk. Someone will pick it up shortly and I'll continue with you here." }] };
   }
@@ -219,7 +238,8 @@ export class ConversationService {
     if (eff.type === 'handover' && eff.reason === 'misclassified') {
       // keep the person's own words (they become the training label's text) and drop the wrong suggestion
       const text = eff.d.originalText ?? item.title;
-      const alternatives = (await this.deps.classifier().classify(text)).alternatives.filter((a) => a.intent !== item.id && this.deps.catalogue().get(a.intent)).slice(0, 3);
+      const retirements = await this.retirements();
+      const alternatives = (await this.deps.classifier().classify(text)).alternatives.filter((a) => a.intent !== item.id && isOffered(retirements, this.deps.catalogue(), a.intent)).slice(0, 3);
       await this.deps.triage.create({ text, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions: alternatives, reason: `misclassified as ${item.id}` });
       await audit(this.deps.db, { actor: person.email, action: 'nlu.corrected', subject: ev.conversationId, detail: { text, wrongIntent: item.id } });
       return res;
@@ -353,8 +373,22 @@ export class ConversationService {
     return (pinned ?? this.deps.catalogue()).get(d.itemId);
   }
 
-  private helpMessage(person: Person): OutMessage {
-    const items = this.deps.catalogue().list().filter((i) => checkEligibility(i, person).ok);
+  /** Deprecated and removed items by id (empty without a lifecycle gate). */
+  private async retirements(): Promise<Map<string, Retirement>> {
+    return this.deps.lifecycle ? this.deps.lifecycle.retirements() : new Map();
+  }
+
+  /** The refusal for a deprecated or removed item (with a button for its alternative), if it is one. */
+  private async retiredItem(itemId: string): Promise<OutMessage | undefined> {
+    const map = await this.retirements();
+    const r = retirementOf(map, this.deps.catalogue(), itemId);
+    if (!r) return undefined;
+    const f = refusalOf(map, this.deps.catalogue(), r);
+    return { kind: 'error', text: f.text, ...(f.buttons.length ? { buttons: f.buttons } : {}) };
+  }
+
+  private helpMessage(person: Person, retired: Map<string, Retirement>): OutMessage {
+    const items = this.deps.catalogue().list().filter((i) => checkEligibility(i, person).ok && isOffered(retired, this.deps.catalogue(), i.id));
     return {
       kind: 'info',
       text: `Hi ${person.name.split(' ')[0]}! Tell me what you need in your own words (e.g. "I need access to the finance drive"), or pick one below. Say "status" to see your requests.`,

@@ -44,6 +44,8 @@ export interface RequestServiceDeps {
   catalogueVersion?: () => number | undefined;
   /** Pre-validation (catalogue `checks:`): run at submission, seats reserved in the transaction. */
   checks?: Pick<CheckService, 'evaluate' | 'apply' | 'refused' | 'requestEnded'>;
+  /** Why new requests for an item are refused (a deprecated item: src/catalogue/lifecycle/intake.ts). */
+  intakeRefusal?: (itemId: string) => Promise<{ message: string; until: Date; alternative: string | null } | undefined>;
 }
 
 export interface SubmitInput {
@@ -94,6 +96,11 @@ export class RequestService {
   async submit(input: SubmitInput): Promise<{ request: RequestRow; created: boolean }> {
     const requester = await findPerson(this.deps.db, input.requesterEmail);
     if (!requester) throw new AppError('UNKNOWN_PERSON', `${input.requesterEmail} is not in the directory`);
+    const retired = await this.deps.intakeRefusal?.(input.item.id);
+    if (retired && !(input.submissionKey && (await this.deps.db.query('SELECT 1 FROM requests WHERE submission_key = $1', [input.submissionKey])).rows.length)) {
+      await audit(this.deps.db, { actor: requester.email, action: 'request.refused', subject: input.item.id, detail: { rule: 'deprecated', until: retired.until.toISOString(), alternative: retired.alternative } });
+      throw new AppError('INELIGIBLE', retired.message, { rule: 'deprecated', until: retired.until.toISOString(), alternative: retired.alternative });
+    }
     const elig = checkEligibility(input.item, requester);
     if (!elig.ok) {
       await audit(this.deps.db, { actor: requester.email, action: 'request.refused', subject: input.item.id, detail: { rule: elig.rule, reason: elig.reason } });
