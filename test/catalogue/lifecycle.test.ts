@@ -142,7 +142,7 @@ it('counts requests per month over 12 months, the last use and open requests exa
   const all = (await (await api('/admin/api/lifecycle/usage?actor=ada.admin@example.com')).json()) as typeof u;
   expect(all.items.find((i) => i.id === 'retired-long-ago')).toMatchObject({ inCatalogue: false, total: 0, unused: true, open: 0 });
   expect(all.items.find((i) => i.id === 'vpn-access')).toMatchObject({ total: 0, unused: true, lastUsed: null });
-  expect(all.items.filter((i) => i.inCatalogue)).toHaveLength(20);
+  expect(all.items.filter((i) => i.inCatalogue).map((i) => i.id)).toEqual(t.app.catalogue.list().map((i) => i.id).sort());
 
   expect((await api('/admin/api/lifecycle/usage?actor=erin.employee@example.com')).status).toBe(403);
   expect((await fetch(`${t.base}/admin/api/lifecycle/usage?actor=ada.admin@example.com`)).status).toBe(401);
@@ -252,7 +252,7 @@ it('after the notice period the lifecycle job removes the item and its intents i
   expect(v2.documents.items.map((i) => i.id)).not.toContain('vpn-access');
   expect(v2.documents.intents.map((i) => i.intent)).not.toContain('vpn-access');
   expect(Object.keys(v2.files).filter((f) => f.includes('vpn-access'))).toEqual([]);
-  expect(v2.documents.items).toHaveLength(19);
+  expect(v2.documents.items).toHaveLength((await t.app.catalogueVersions.store.get(1))!.documents.items.length - 1);
   const v3 = (await t.app.catalogueVersions.store.get(3))!;
   expect(v3.documents.items.map((i) => i.id).filter((id) => id === 'vpn-access' || id === 'mobile-phone')).toEqual([]);
   expect(v3.documents.intents.map((i) => i.intent)).not.toContain('mobile-phone');
