@@ -63,6 +63,9 @@ import { loadCompatibility } from './requests/checks/compatibility.js';
 import { seedAssets } from './requests/checks/assets.js';
 import { validateCheckReferences } from './requests/checks/validate.js';
 import { licencesRouter } from './http/licences.routes.js';
+import { ChangeService, CHANGE_PUBLISH_JOB } from './catalogue/change/service.js';
+import { armChangeControl } from './catalogue/change/repository.js';
+import { changeRouter } from './http/change.routes.js';
 import { createLifecycle, type Lifecycle } from './catalogue/lifecycle/index.js';
 import { validateSnapshot } from './catalogue/versions/validate.js';
 import { lifecycleRouter } from './http/lifecycle.routes.js';
@@ -78,6 +81,8 @@ export const REVIEW_REMIND_JOB = 'access-review-reminders';
 export const RECONCILE_JOB = 'grants-reconcile';
 export const ALERTS_JOB = 'evaluate-alerts';
 export const LICENCES_JOB = 'licence-seats';
+/** Publishes approved catalogue changes whose scheduled time has come (src/catalogue/change). */
+export const CHANGES_DUE_JOB = 'catalogue-changes-due';
 /** Removes deprecated catalogue items whose notice period has passed (src/catalogue/lifecycle/). */
 export const LIFECYCLE_JOB = 'catalogue-lifecycle';
 /** Re-routes pending approvals whose approver left (src/catalogue/lifecycle/org.ts). */
@@ -101,6 +106,12 @@ export interface AppOptions {
   workerName?: string;
   /** How often this instance checks for a newly published catalogue version (default 10 s). */
   catalogueRefreshMs?: number;
+  /**
+   * Turn change control on for the database at start-up (default true): from then on every publish
+   * and rollback on it needs an approved change request (src/catalogue/change). false only for
+   * tests of the version store that predate change control.
+   */
+  changeControl?: boolean;
 }
 
 export interface App {
@@ -128,6 +139,8 @@ export interface App {
   alerts: AlertService;
   /** Pre-validation (catalogue `checks:`), licence pools and the waitlist; `settle()` is the LICENCES_JOB's pass. */
   checks: CheckService;
+  /** Catalogue change requests: create, decide, publish (publishDue is the CHANGES_DUE_JOB's pass), freezes. */
+  changes: ChangeService;
   /** Catalogue lifecycle: usage, deprecations (removeDue is the LIFECYCLE_JOB), org changes, re-routing (REROUTE_JOB). */
   lifecycle: Lifecycle;
   /** Runs the identity sync now (undefined when none is configured). */
@@ -174,6 +187,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   // The catalogue is the database's current version (dialogs/ is imported as version 1 on the first
   // start; an invalid folder still stops start-up with every error listed): src/catalogue/versions/boot.ts
   const boot = await migrate(db)
+    .then(async () => { if (o.changeControl !== false) await armChangeControl(db, 'service start-up'); })
     .then(() => bootCatalogue({
       db, config, log, secrets, extraConnectors: [...(config.slack ? [createSlackConnector(config.slack)] : []), ...(o.connectors ?? [])],
       checkItems: (items) => validateCheckReferences(items, compatibility, config.checks.compatibilityFile),
@@ -182,6 +196,12 @@ export async function createApp(o: AppOptions): Promise<App> {
   const connectorSet: ConnectorSet = boot.connectorSet;
   const catalogue = boot.live.view;
   const policy = boot.policy;
+  // Change control: every publish/rollback through this store needs an approved change request (src/catalogue/change/guard.ts)
+  const changes: ChangeService = new ChangeService({
+    db, store: boot.store, now, log, queue: { enqueue: (n, d, eo) => queue.enqueue(n, d, eo) },
+    extraOperations: () => connectorSet.connectors.filter((c) => c.type === 'slack' || (o.connectors ?? []).includes(c)).flatMap((c) => Object.keys(c.operations).map((op) => `${c.id}.${op}`)),
+  });
+  boot.store.useBeforeChange(changes.guard);
   await seedDirectory(db, config.directorySeed);
   await seedAssets(db, config.checks.assetsSeed);
   await db.transaction((tx) => syncRoleGroups(tx, policy.roleGroups));
@@ -201,7 +221,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const triage = new TriageService(db, () => catalogue);
   const overrides = new OverrideService(db, (id) => requests.enqueueFulfilment(id), policy);
   const reviews = new AccessReviewService(db, now);
-  const conversation = new ConversationService({ db, catalogue: () => boot.live.current(), catalogueAt: (v) => boot.live.at(v), classifier: () => classifier, requests, triage, now, log, overrides, reviews, metrics, checks, lifecycle: lifecycle.gate });
+  const conversation = new ConversationService({ db, catalogue: () => boot.live.current(), catalogueAt: (v) => boot.live.at(v), classifier: () => classifier, requests, triage, now, log, overrides, reviews, metrics, checks, lifecycle: lifecycle.gate, changes });
   const maxAttempts = o.maxAttempts ?? 3;
   const breakers = new BreakerRegistry((backend) => ({ ...DEFAULT_BREAKER, ...(connectorSet.breaker.get(backend) ?? {}), ...(typeof o.breaker === 'function' ? o.breaker(backend) : o.breaker ?? {}) }), (backend, state) => {
     log.warn({ backend, state }, 'circuit breaker state changed');
@@ -253,6 +273,8 @@ export async function createApp(o: AppOptions): Promise<App> {
   const alerts = new AlertService({ db, log, now, config: alertFile.config, configError: alertFile.error, configFile: alertFile.file });
   queue.define(ALERTS_JOB, async () => { await alerts.evaluate(); });
   queue.define(LICENCES_JOB, async () => { await checks.settle(); });
+  queue.define<{ changeId: string }>(CHANGE_PUBLISH_JOB, async (d) => { await changes.runScheduled(d.changeId); });
+  queue.define(CHANGES_DUE_JOB, async () => { await changes.publishDue(); });
   queue.define(LIFECYCLE_JOB, async () => { await lifecycle.removeDue(); });
   queue.define(REROUTE_JOB, async () => { await lifecycle.rerouteApprovals(); });
 
@@ -280,6 +302,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       express.Router().use('/api', apiRouter({ db, catalogue: () => boot.live.current(), requests, conversation, overrides, grants, approvalTimers, reviews, apiKeys: config.apiKeys })),
       express.Router().use('/admin/api/licences', licencesRouter({ db, licences: checks.licences, settle: () => checks.settle(), apiKeys: config.apiKeys, sessionActor: adminAuth.apiActor })),
       express.Router().use('/admin/api/lifecycle', lifecycleRouter({ db, lifecycle, apiKeys: config.apiKeys, sessionActor: adminAuth.apiActor })),
+      express.Router().use('/admin/api/changes', changeRouter({ changes, apiKeys: config.apiKeys, sessionActor: adminAuth.apiActor })),
       express.Router().use('/admin/api/catalogue', catalogueAdminRouter({ db, store: boot.store, apiKeys: config.apiKeys, sessionActor: adminAuth.apiActor })),
       express.Router().use('/admin/api', adminApiRouter({ db, catalogue: () => catalogue, apiKeys: config.apiKeys, now, sessionActor: adminAuth.apiActor })),
       express.Router().use('/admin', adminDashboardRouter({ db, catalogue: () => catalogue, auth: adminAuth, publicUrl: config.admin.publicUrl, production: config.production, now })),
@@ -287,13 +310,14 @@ export async function createApp(o: AppOptions): Promise<App> {
   });
 
   return {
-    metrics, alerts, checks, lifecycle, config, db, log, catalogue, catalogueVersions: { store: boot.store, live: boot.live }, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, purge, reviews, syncDirectory, connectors: connectorSet, http, sweep, slack, teams, email,
+    metrics, alerts, checks, changes, lifecycle, config, db, log, catalogue, catalogueVersions: { store: boot.store, live: boot.live }, queue, requests, triage, conversation, runner, overrides, breakers, synthetic, grants, approvalTimers, purge, reviews, syncDirectory, connectors: connectorSet, http, sweep, slack, teams, email,
     async start() {
       boot.live.startPolling(o.catalogueRefreshMs ?? 10_000);
       await queue.start();
       await queue.every('1 minute', SWEEP_JOB);
       await queue.every('1 minute', GRANTS_JOB);
       await queue.every('1 minute', LICENCES_JOB);
+      await queue.every('1 minute', CHANGES_DUE_JOB);
       await queue.every('5 minutes', APPROVAL_TIMERS_JOB);
       await queue.every('1 day', RECONCILE_JOB);
       await queue.every('1 day', RETENTION_JOB);

@@ -76,6 +76,7 @@ export async function runCli(argv: string[]): Promise<number> {
       return 0;
     }, { migrate: true });
   }
+  if (cmd === 'change') return (await import('./change-commands.js')).runChangeCommand(sub, rest);
   if (cmd === 'admin') return (await import('./admin-commands.js')).runAdminCommand(sub, rest);
   if (cmd === 'licence') return (await import('./licence-commands.js')).runLicenceCommand(sub, rest);
   if (cmd === 'report' && (sub === 'service-review' || sub === 'nlu')) return (await import('./report-commands.js')).runReportCommand(sub, rest);

@@ -51,6 +51,8 @@ export interface ConversationDeps {
   overrides?: OverrideService;
   /** Reviewers' Keep / Revoke buttons (`review:<itemId>:keep|revoke`). */
   reviews?: AccessReviewService;
+  /** Catalogue change approvals (`change:<approvalId>:approve|deny`, src/catalogue/change), authorised there. */
+  changes?: { decide(approvalId: string, actor: string, decision: 'approve' | 'deny', reason?: string | null): Promise<{ outcome: string; message: string }> };
   metrics?: ClassifierMetrics;
   /** Pre-validation (catalogue `checks:`): run in the dialog as soon as the answers they need are given. */
   checks?: Pick<CheckService, 'checker'>;
@@ -91,6 +93,7 @@ export class ConversationService {
     }
     const act = ev.action?.id ?? '';
     try {
+      if (act.startsWith('change:')) return await this.onChangeAction(person, ev);
       if (act.startsWith('approval:')) return await this.onApprovalAction(person, ev);
       if (act.startsWith('triage:')) return await this.onTriageAction(person, ev);
       const review = /^review:([0-9a-f-]{36}):(keep|revoke)$/.exec(act);
@@ -131,6 +134,11 @@ export class ConversationService {
     const requester = requesterAttributes(person);
 
     if (state.mode === 'awaiting-deny-reason') {
+      if (state.approvalId.startsWith('change:') && this.deps.changes) {
+        if (!text || /^cancel$/i.test(text)) return { state: { mode: 'idle' }, messages: [{ kind: 'info', text: 'OK, the change was not denied.' }] };
+        const r = await this.deps.changes.decide(state.approvalId.slice('change:'.length), person.email, 'deny', text);
+        return { state: { mode: 'idle' }, messages: [{ kind: r.outcome === 'denied' ? 'info' : 'error', text: r.message }] };
+      }
       if (!text || /^cancel$/i.test(text)) return { state: { mode: 'idle' }, messages: [{ kind: 'info', text: 'OK, the request was not denied.' }] };
       const msgs = await this.decide(person, state.approvalId, 'deny', text);
       return { state: { mode: 'idle' }, messages: msgs };
@@ -305,6 +313,29 @@ export class ConversationService {
       return;
     }
     for (const msg of await this.decide(person, id, decision, reason)) await this.send(person.email, ev.conversationId, msg);
+  }
+
+  /**
+   * A catalogue change approval card's button. Decided by ChangeService (only a listed approver who
+   * is not the author; the first decision wins); Deny without a reason asks for one here. Not by
+   * e-mail reply: e-mail has no approve/deny links for changes.
+   */
+  private async onChangeAction(person: Person, ev: InboundEvent): Promise<void> {
+    const m = /^change:([0-9a-f-]{36}):(approve|deny)$/i.exec(ev.action!.id);
+    if (!m || !this.deps.changes) { await this.send(person.email, ev.conversationId, { kind: 'error', text: 'Unknown change approval action.' }); return; }
+    if (ev.channel === 'email') { await this.send(person.email, ev.conversationId, { kind: 'error', text: 'Catalogue changes are approved in chat (or with errand change approve), not by e-mail reply.' }); return; }
+    const [, id, decision] = m as unknown as [string, string, 'approve' | 'deny'];
+    const reason = ev.action!.value?.trim();
+    const r = await this.deps.changes.decide(id, person.email, decision, reason || null);
+    if (r.outcome === 'reason-required') {
+      await withConversation(this.deps.db, ev.conversationId, ev.channel, person.email, async () => ({
+        state: { mode: 'awaiting-deny-reason', approvalId: `change:${id}` }, result: undefined,
+      }));
+      await this.send(person.email, ev.conversationId, { kind: 'prompt', text: `${r.message} (or "cancel")`, input: { type: 'text' } });
+      return;
+    }
+    const ok = ['approved', 'denied', 'published', 'scheduled', 'already-decided'].includes(r.outcome);
+    await this.send(person.email, ev.conversationId, { kind: ok ? 'info' : 'error', text: r.message });
   }
 
   private async describe(r: Awaited<ReturnType<RequestService['decide']>>): Promise<OutMessage[]> {

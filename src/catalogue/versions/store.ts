@@ -70,7 +70,8 @@ export interface PublishResult {
   restartNeeded: ('connectors' | 'governance' | 'alerts' | 'model')[];
 }
 
-export type VersionErrorCode = 'NOT_FOUND' | 'NOT_DRAFT' | 'NEVER_PUBLISHED' | 'ALREADY_CURRENT' | 'CONFLICT' | 'NO_CURRENT' | 'INVALID';
+/** CHANGE_CONTROL: refused by change control (no approved change request, a freeze window, ...: src/catalogue/change). */
+export type VersionErrorCode = 'NOT_FOUND' | 'NOT_DRAFT' | 'NEVER_PUBLISHED' | 'ALREADY_CURRENT' | 'CONFLICT' | 'NO_CURRENT' | 'INVALID' | 'CHANGE_CONTROL';
 
 export class CatalogueVersionError extends Error {
   constructor(readonly code: VersionErrorCode, message: string) { super(message); this.name = 'CatalogueVersionError'; }
@@ -97,8 +98,16 @@ export interface StoreOptions {
    * version moves; throw (e.g. a CatalogueVersionError 'CONFLICT' or your own error) to refuse. The
    * place for "an approved change request exists", freeze windows and the like, so every path
    * (CLI, admin API, start-up in folder mode) goes through it. Not called for the initial import.
+   * Omitted: the change control of src/catalogue/change (guard.ts, with the real clock), which does
+   * nothing on a database where the service has not turned change control on.
    */
   beforeChange?: (tx: Queryable, change: PendingChange) => Promise<void>;
+}
+
+/** Change control for stores built without their own beforeChange (loaded on first use). */
+async function defaultBeforeChange(tx: Queryable, change: PendingChange): Promise<void> {
+  const { defaultChangeControl } = await import('../change/guard.js');
+  await defaultChangeControl(tx, change);
 }
 
 export interface VersionMeta { author: string; reason: string }
@@ -137,7 +146,16 @@ export function restartNeededBetween(a: Pick<CatalogueVersion, 'files' | 'model'
 }
 
 export class CatalogueVersionStore {
-  constructor(private readonly db: Database, private readonly o: StoreOptions = {}) {}
+  private guard: (tx: Queryable, change: PendingChange) => Promise<void>;
+
+  constructor(private readonly db: Database, private readonly o: StoreOptions = {}) {
+    this.guard = o.beforeChange ?? defaultBeforeChange;
+  }
+
+  /** Replaces the beforeChange hook (the app installs change control with its own clock). */
+  useBeforeChange(hook: (tx: Queryable, change: PendingChange) => Promise<void>): void {
+    this.guard = hook;
+  }
 
   /** Versions, newest first (`statuses` narrows; `limit` default 100). */
   async list(o: { statuses?: VersionStatus[]; limit?: number } = {}): Promise<VersionSummary[]> {
@@ -216,7 +234,7 @@ export class CatalogueVersionStore {
       if (m.expectedCurrent !== undefined && (prev?.number ?? null) !== m.expectedCurrent) {
         throw new CatalogueVersionError('CONFLICT', `the current version is ${prev ? `v${prev.number}` : 'none'}, not ${m.expectedCurrent === null ? 'none' : `v${m.expectedCurrent}`}: review the change against it again`);
       }
-      await this.o.beforeChange?.(tx, { action: 'publish', version: n, current: prev?.number, author: m.author, reason: m.reason });
+      await this.guard(tx, { action: 'publish', version: n, current: prev?.number, author: m.author, reason: m.reason });
       if (prev) {
         await tx.query(`UPDATE catalogue_versions SET status = 'superseded', ended_at = now(), ended_by = $2, ended_reason = $3, successor = $4 WHERE number = $1 AND status = 'published'`, [prev.number, m.author.trim(), m.reason.trim(), n]);
       }
@@ -252,7 +270,7 @@ export class CatalogueVersionStore {
       if (prev.number === target) throw new CatalogueVersionError('ALREADY_CURRENT', `version ${target} is the current version`);
       if (prev.contentHash === t.contentHash) throw new CatalogueVersionError('ALREADY_CURRENT', `the current version v${prev.number} already has the content of v${target}`);
       const n = await this.nextNumber(tx);
-      await this.o.beforeChange?.(tx, { action: 'rollback', version: n, rollbackOf: target, current: prev.number, author: m.author, reason: m.reason });
+      await this.guard(tx, { action: 'rollback', version: n, rollbackOf: target, current: prev.number, author: m.author, reason: m.reason });
       await tx.query(`UPDATE catalogue_versions SET status = 'rolled-back', ended_at = now(), ended_by = $2, ended_reason = $3, successor = $4 WHERE number = $1 AND status = 'published'`, [prev.number, m.author.trim(), m.reason.trim(), n]);
       const version = await this.insert(tx, n, { files: t.files, model: t.model }, t.documents, m, 'published', { basedOn: prev.number, rollbackOf: target, hash: t.contentHash });
       const diff = diffCatalogues({ label: `v${prev.number}`, documents: prev.documents, files: prev.files, model: prev.model }, { label: `v${n} (= v${target})`, documents: t.documents, files: t.files, model: t.model });
@@ -296,7 +314,7 @@ export class CatalogueVersionStore {
       const hash = contentHash(s);
       if (prev && prev.contentHash === hash) return { version: prev, created: false, previous: undefined };
       const n = await this.nextNumber(tx);
-      if (prev) await this.o.beforeChange?.(tx, { action: 'publish-snapshot', version: n, current: prev.number, author: m.author, reason: m.reason });
+      if (prev) await this.guard(tx, { action: 'publish-snapshot', version: n, current: prev.number, author: m.author, reason: m.reason });
       if (prev) await tx.query(`UPDATE catalogue_versions SET status = 'superseded', ended_at = now(), ended_by = $2, ended_reason = $3, successor = $4 WHERE number = $1 AND status = 'published'`, [prev.number, m.author.trim(), m.reason.trim(), n]);
       const version = await this.insert(tx, n, s, documents, m, 'published', { basedOn: prev?.number ?? null, hash });
       await audit(tx, { actor: m.author, action: 'catalogue.published', subject: subject(n), detail: { version: n, previous: prev?.number ?? null, reason: m.reason, contentHash: hash, items: version.itemCount, direct: true } });
