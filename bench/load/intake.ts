@@ -219,7 +219,7 @@ async function main(): Promise<void> {
     server = undefined;
     const checks = await verify(db, sent, fake);
 
-    printReport(steps, checks, { drainSeconds, rssEndMiB: rssEnd === null ? null : rssEnd / 2 ** 20, exitCode, db: db.kind, users: USERS, slackLatencyMs: SLACK_LATENCY });
+    printReport(steps, checks, sent, { drainSeconds, rssEndMiB: rssEnd === null ? null : rssEnd / 2 ** 20, exitCode, db: db.kind, users: USERS, slackLatencyMs: SLACK_LATENCY });
   } finally {
     await cleanup();
   }
@@ -277,7 +277,7 @@ async function verify(t: Throwaway, sent: Sent[], fake: FakeSlackApi): Promise<C
   }
 }
 
-function printReport(steps: StepResult[], c: Checks, o: { drainSeconds: number; rssEndMiB: number | null; exitCode: number | null; db: string; users: number; slackLatencyMs: number }): void {
+function printReport(steps: StepResult[], c: Checks, sentAll: Sent[], o: { drainSeconds: number; rssEndMiB: number | null; exitCode: number | null; db: string; users: number; slackLatencyMs: number }): void {
   const out: string[] = [];
   out.push(`bench:intake — signed Slack DMs into one errand server (${o.db}, ${o.users} users, fake Slack latency ${o.slackLatencyMs} ms)`);
   out.push('');
@@ -307,6 +307,9 @@ function printReport(steps: StepResult[], c: Checks, o: { drainSeconds: number; 
     ['outcome: answered (out of scope / not eligible)', c.outcomes.answered],
     ['triage cards posted / triage items', `${c.triageCardsPosted} / ${c.triageItems}`],
   ]));
+  const kinds = new Map<string, number>();
+  for (const s of sentAll) if (s.status !== 200) kinds.set(s.error ?? `HTTP ${s.status}`, (kinds.get(s.error ?? `HTTP ${s.status}`) ?? 0) + 1);
+  if (kinds.size) out.push(`rejections: ${[...kinds].map(([k, n]) => `${k}: ${n}`).join(', ')}`);
   if (c.lostIds.length) out.push(`lost event ids (first ${c.lostIds.length}): ${c.lostIds.join(', ')}`);
   const target = steps.find((s) => s.rate === TARGET_RATE);
   const exact = c.lost === 0 && c.classifiedTwice === 0 && c.repliesMissing === 0 && c.repliesDuplicated === 0 && c.rejected === 0;

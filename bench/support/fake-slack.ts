@@ -147,7 +147,9 @@ export const conversationOf = (user: number, threadTs: string): string => `slack
 
 /**
  * Requests as employees write them: most classify to a catalogue item (a dialog starts), some go to
- * triage, one is out of scope (answered, not queued). Checked with `errand classify`.
+ * triage, one is out of scope (answered, not queued). Checked with `errand classify`. No MFA texts:
+ * mfa-reset's pre-validation check calls https://idm.example.com, a host that does not exist, so its
+ * figures would depend on the machine's DNS.
  */
 export const REQUEST_TEXTS: readonly string[] = [
   'I need access to the finance drive',
@@ -168,8 +170,6 @@ export const REQUEST_TEXTS: readonly string[] = [
   'please add me to the finance-all distribution list',
   'I need access to the shared mailbox for accounts payable',
   'new phone please, mine has a cracked screen',
-  "my MFA app is on my old phone and I can't sign in",
-  'lost my authenticator, need MFA reset',
   'set up a slack channel for the Q3 launch',
   'the printer on floor 3 is jammed again',
   'outlook keeps crashing when I open attachments',

@@ -14,7 +14,9 @@ export class KeepAliveClient {
     const u = new URL(base);
     this.host = u.hostname;
     this.port = Number(u.port || 80);
-    this.agent = new http.Agent({ keepAlive: true, maxSockets, keepAliveMsecs: 1000 });
+    // idle sockets are closed after 4 s, before the server's 5 s keep-alive timeout (Node's default), so a
+    // request never goes out on a socket the server is closing at that moment (ECONNRESET)
+    this.agent = new http.Agent({ keepAlive: true, maxSockets, keepAliveMsecs: 1000, timeout: 4000 });
   }
 
   post(path: string, headers: Record<string, string>, body: string, timeoutMs = 30_000): Promise<{ status: number; error?: string }> {
