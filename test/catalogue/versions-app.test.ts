@@ -135,7 +135,8 @@ beforeAll(async () => {
   await cp(path.join(PROJECT_ROOT, 'dialogs'), dir, { recursive: true });
   await writeFile(path.join(dir, 'pin-test.yaml'), PIN_V1);
   await writeFile(path.join(dir, 'runbook-test.yaml'), runbookItem(await closedPortUrl()));
-  t = await startTestApp({ env: { CATALOGUE_DIR: dir }, app: { catalogueRefreshMs: 200 } });
+  // this suite publishes directly; change control has its own suites (test/catalogue/change*.test.ts)
+  t = await startTestApp({ env: { CATALOGUE_DIR: dir }, app: { catalogueRefreshMs: 200, changeControl: false } });
 });
 afterAll(async () => {
   await t?.close();

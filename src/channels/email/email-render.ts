@@ -97,8 +97,13 @@ function messageBlocks(m: OutMessage, links: Map<string, LinkPair>, actions: Rec
     blocks.push({ note: `Each link opens a page where you confirm; nothing is decided before you press its button. The links work once, until ${pair.expiresAt.toISOString().slice(0, 16).replace('T', ' ')} UTC. A reply to this e-mail does not decide.` });
   }
   const keywords: string[] = [];
+  // Catalogue change approvals are decided in chat or with the CLI, never by an e-mail reply.
+  if (m.buttons?.some((b) => b.id.startsWith('change:'))) {
+    const ref = /^change:([^:]+):/.exec(m.buttons.find((b) => b.id.startsWith('change:'))!.id)?.[1] ?? '<ref>';
+    blocks.push({ note: `Decide this change in the chat app, or with \`npx errand change approve|deny ${ref}\`. A reply to this e-mail does not decide.` });
+  }
   for (const b of m.buttons ?? []) {
-    if (isApprovalButton(b.id)) continue;
+    if (isApprovalButton(b.id) || b.id.startsWith('change:')) continue;
     // a label that starts with a number ("5 (excellent)") is answered with the number
     const base = /^\s*(\d{1,3})\b/.exec(b.label)?.[1] ?? keywordOf(b.label);
     let k = base;

@@ -170,3 +170,16 @@ describe('configuration', () => {
     expect(m).not.toContain('short');
   });
 });
+
+describe('catalogue change cards by e-mail', () => {
+  it('offer no reply keywords: changes are decided in chat or with the CLI', () => {
+    const d = renderEmail({
+      name: 'Olga', threadRef: 'E-9', fromName: 'IT service desk', links: new Map(),
+      messages: [{ kind: 'approval', text: 'Change CHG-000012 needs your approval', buttons: [{ id: 'change:CHG-000012:approve', label: 'Approve' }, { id: 'change:CHG-000012:deny', label: 'Deny' }] }],
+    });
+    expect(d.actions).toEqual({});
+    expect(d.text).toContain('npx errand change approve|deny CHG-000012');
+    expect(d.text).toContain('A reply to this e-mail does not decide');
+    expect(d.text).not.toMatch(/reply with one of/);
+  });
+});
