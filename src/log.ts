@@ -2,7 +2,7 @@
  * pino logger. Secrets and sensitive values are redacted by path; request field values marked
  * `sensitive` in the catalogue are masked before they reach a log line (see audit/mask.ts).
  */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -11,7 +11,11 @@ const REDACT = [
   'headers.authorization', 'req.headers.authorization', 'req.headers["x-api-key"]', 'secret', '*.secret',
 ];
 
-/** Creates the service logger (`level: 'silent'` in tests). */
-export function createLogger(level: string): Logger {
-  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'errand' } });
+/**
+ * Creates the service logger (`level: 'silent'` in tests). `destination`: where the JSON lines go
+ * (default stdout); the security tests capture every line through it.
+ */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options = { level, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'errand' } };
+  return destination ? pino(options, destination) : pino(options);
 }
