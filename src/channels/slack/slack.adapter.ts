@@ -5,13 +5,19 @@
  * (HTTP mode), or connected through Socket Mode when SLACK_APP_TOKEN is set.
  *
  * Rules it keeps: requests are signature-checked by Bolt, and we also refuse timestamps more than
- * 5 minutes in the future; every handler acks first and works afterwards; event redeliveries are
- * dropped by (event_id) and (channel, ts) keys stored in Postgres; every decision is authorised by
- * the services, never by who could see a button.
+ * 5 minutes in the future; an exact replay of a correctly signed request (same timestamp, body and
+ * signature, e.g. a captured button click sent again inside the 5-minute window) is acknowledged but
+ * not processed (its signature is a key in inbound_dedupe); bodies over 1 MB get 413, signed bodies
+ * that are not Slack payloads 400; every handler
+ * acks first and works afterwards; event redeliveries are dropped by (event_id) and (channel, ts)
+ * keys stored in Postgres; every decision is authorised by the services, never by who could see a
+ * button. Text of people (an @mention) is escaped before it is posted back as mrkdwn.
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import bolt from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import express from 'express';
+import { audit } from '../../audit/audit.repository.js';
 import type { ChannelAdapterDeps } from '../channel-adapter.js';
 import type { CatalogueItem } from '../../catalogue/schema.js';
 import { visibleFields } from '../../conversation/dialog-engine.js';
@@ -24,7 +30,7 @@ import { getApproval, pendingApprovalsFor } from '../../requests/approval.reposi
 import { checkEligibility } from '../../requests/eligibility.js';
 import { getRequest } from '../../requests/request.repository.js';
 import { validateAnswers } from '../../requests/validate-answers.js';
-import { catalogueModal, denyModal, formValues, homeView, itemFormModal, neutralAction } from './block-kit.js';
+import { catalogueModal, denyModal, esc, formValues, homeView, itemFormModal, neutralAction } from './block-kit.js';
 import { slackClientOptions } from './slack-connector.js';
 import { SlackDispatcher } from './slack-dispatcher.js';
 import { firstDelivery, pruneDedupe, SlackIdentities } from './slack-identity.js';
@@ -44,6 +50,8 @@ export interface SlackAdapter {
 }
 
 const MAX_SKEW_S = 300;
+/** Slack's payloads are far smaller (a modal of 100 blocks is a few hundred kB at most). */
+export const SLACK_BODY_LIMIT = '1mb';
 
 /** Bolt accepts future timestamps; replayed or forged requests dated ahead are refused here. */
 function rejectSkewedTimestamps(req: express.Request, res: express.Response, next: express.NextFunction): void {
@@ -53,6 +61,44 @@ function rejectSkewedTimestamps(req: express.Request, res: express.Response, nex
     return;
   }
   next();
+}
+
+/** Whether `signature` is Slack's v0 HMAC of `v0:<timestamp>:<body>` under the signing secret. */
+function signedBySlack(secret: string, timestamp: string | undefined, body: Buffer, signature: string | undefined): boolean {
+  if (!timestamp || !signature) return false;
+  const expected = Buffer.from(`v0=${createHmac('sha256', secret).update(`v0:${timestamp}:`).update(body).digest('hex')}`);
+  const given = Buffer.from(signature);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** False when the body parses (as Bolt parses it) to something other than an object: Bolt would answer 500. */
+function slackShaped(body: string, contentType: string | undefined): boolean {
+  try {
+    let v: unknown = contentType === 'application/x-www-form-urlencoded' ? Object.fromEntries(new URLSearchParams(body)) : JSON.parse(body);
+    if (contentType === 'application/x-www-form-urlencoded' && typeof (v as { payload?: unknown }).payload === 'string') v = JSON.parse((v as { payload: string }).payload);
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+  } catch {
+    return true; // not parseable at all: Bolt answers 400
+  }
+}
+
+/**
+ * Reads the raw body, at most SLACK_BODY_LIMIT (413 beyond; Bolt verifies and parses `req.rawBody`).
+ * A correctly signed body that is JSON but not an object (`null`, a list) gets 400 here.
+ */
+function readRawBody(signingSecret: string): express.RequestHandler[] {
+  return [
+    express.raw({ type: () => true, limit: SLACK_BODY_LIMIT, inflate: false }),
+    (req, res, next) => {
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      (req as unknown as { rawBody: Buffer }).rawBody = raw;
+      if (!slackShaped(raw.toString(), req.get('content-type')) && signedBySlack(signingSecret, req.get('x-slack-request-timestamp'), raw, req.get('x-slack-signature'))) {
+        res.status(400).send('not a Slack payload');
+        return;
+      }
+      next();
+    },
+  ];
 }
 
 function boltLogger(log: Logger) {
@@ -79,8 +125,12 @@ export function createSlackAdapter(d: SlackAdapterDeps): SlackAdapter {
   const clientOptions = slackClientOptions(d.config);
   let receiver: InstanceType<typeof ExpressReceiver> | undefined;
   if (!socketMode) {
-    router.use('/slack/events', rejectSkewedTimestamps);
-    receiver = new ExpressReceiver({ signingSecret: d.config.signingSecret, router, endpoints: '/slack/events', processBeforeResponse: false, logger });
+    router.use('/slack/events', rejectSkewedTimestamps, ...readRawBody(d.config.signingSecret));
+    receiver = new ExpressReceiver({
+      signingSecret: d.config.signingSecret, router, endpoints: '/slack/events', processBeforeResponse: false, logger,
+      // Bolt has verified the signature when this runs: it becomes the replay key (below)
+      customPropertiesExtractor: (req) => ({ slackSignature: req.headers['x-slack-signature'] }),
+    });
   }
   const app = new App({
     token: d.config.botToken, logger, clientOptions,
@@ -91,14 +141,28 @@ export function createSlackAdapter(d: SlackAdapterDeps): SlackAdapter {
   const dispatcher = new SlackDispatcher(d.db, client, ids, d.config.triageChannel, d.log, d.metrics);
   const findPeople = (t: string) => searchPeople(d.db, t);
 
-  /** Resolves the Slack user; tells them plainly when they are not in the directory. */
-  async function who(userId: string, replyChannel?: string): Promise<Person | undefined> {
+  /** Resolves the Slack user; tells them plainly when they are not in the directory (audited: nothing is done for them). */
+  async function who(userId: string, replyChannel?: string, what = 'message'): Promise<Person | undefined> {
     const p = await ids.personOf(userId);
+    if (!p) await audit(d.db, { actor: `slack:${userId.slice(0, 40)}`, action: 'channel.unknown-user', subject: 'slack', detail: { what } });
     if (!p && replyChannel) {
       await client.chat.postMessage({ channel: replyChannel, text: 'I could not find your Slack e-mail address in the company directory, so I cannot take requests from you. Please contact the service desk.' });
     }
     return p;
   }
+
+  // An exact replay of a correctly signed request (same timestamp, body and signature: a captured click
+  // or command sent again inside the 5-minute window) is acknowledged but not processed. Slack itself
+  // never sends the same signature twice (its retries are signed anew and caught by event_id below).
+  app.use(async ({ context, ack, next }) => {
+    const signature = (context as { slackSignature?: unknown }).slackSignature;
+    if (typeof signature === 'string' && !(await firstDelivery(d.db, 'slack', `sig:${signature}`))) {
+      d.log.warn('slack: replayed request dropped (same signature seen before)');
+      if (ack) await (ack as () => Promise<void>)();
+      return;
+    }
+    await next();
+  });
 
   const dm = async (p: Person, userId: string) => `slack:${await ids.dmChannel(userId)}`;
   const safely = (what: string, fn: () => Promise<void>) => fn().catch((e: Error) => d.log.error({ err: e.message, what }, 'slack handler failed'));
@@ -128,7 +192,7 @@ export function createSlackAdapter(d: SlackAdapterDeps): SlackAdapter {
     const text = (e.text ?? '').replace(/<@[A-Z0-9]+>/g, '').trim();
     const dmChannel = await ids.dmChannel(e.user);
     // details stay out of the channel: a DM thread carries the dialog
-    const root = await client.chat.postMessage({ channel: dmChannel, text: `You asked in <#${e.channel}>: "${text.slice(0, 500)}"` });
+    const root = await client.chat.postMessage({ channel: dmChannel, text: `You asked in <#${e.channel}>: "${esc(text.slice(0, 500))}"` });
     await client.chat.postMessage({ channel: e.channel, thread_ts: e.ts, text: "I've sent you a direct message to continue." });
     await d.conversation.handle({ channel: 'slack', personEmail: person.email, conversationId: `slack:${dmChannel}:${root.ts}`, text });
     await dispatcher.kick();
@@ -143,7 +207,7 @@ export function createSlackAdapter(d: SlackAdapterDeps): SlackAdapter {
         message?: { ts: string; thread_ts?: string }; view?: { id: string; hash: string; type: string; callback_id?: string; private_metadata?: string; state: { values: ModalState } };
       };
       const a = action as unknown as Parameters<typeof neutralAction>[0];
-      const person = await who(b.user.id, b.channel?.id);
+      const person = await who(b.user.id, b.channel?.id, `action ${String((action as { action_id?: string }).action_id ?? '').slice(0, 120)}`);
       if (!person) return;
 
       if (b.view && b.view.type === 'modal') return onModalAction(person, b.view, a.action_id, a);
@@ -177,7 +241,7 @@ export function createSlackAdapter(d: SlackAdapterDeps): SlackAdapter {
   async function onModalAction(person: Person, view: NonNullable<{ id: string; hash: string; private_metadata?: string; state: { values: ModalState } }>, actionId: string, a: { selected_option?: { value: string } }): Promise<void> {
     let item: CatalogueItem | undefined;
     if (actionId === 'catalogue:pick') item = d.catalogue().get(a.selected_option?.value ?? '');
-    else item = d.catalogue().get((JSON.parse(view.private_metadata || '{}') as { itemId?: string }).itemId ?? '');
+    else item = d.catalogue().get(modalItemId(view.private_metadata));
     if (!item) return;
     const values = actionId === 'catalogue:pick' ? {} : formValues(view.state.values);
     const visible = visibleFields(item, normaliseForConditions(values), requesterAttributes(person));
@@ -186,14 +250,14 @@ export function createSlackAdapter(d: SlackAdapterDeps): SlackAdapter {
 
   // --- modal submissions ---
   app.view('request-form', async ({ ack, body, view }) => {
-    const person = await ids.personOf(body.user.id);
-    const meta = JSON.parse(view.private_metadata || '{}') as { itemId?: string };
-    const item = d.catalogue().get(meta.itemId ?? '');
-    if (!person || !item) { await ack({ response_action: 'errors', errors: { [Object.keys(view.state.values)[0] ?? 'item']: 'This request can no longer be submitted.' } } as never); return; }
-    const values = formValues(view.state.values as ModalState);
+    const state = (view.state?.values ?? {}) as ModalState;
+    const person = body.user?.id ? await ids.personOf(body.user.id) : undefined;
+    const item = d.catalogue().get(modalItemId(view.private_metadata));
+    if (!person || !item) { await ack({ response_action: 'errors', errors: { [Object.keys(state)[0] ?? 'item']: 'This request can no longer be submitted.' } } as never); return; }
+    const values = formValues(state);
     const checked = await validateAnswers(item, requesterAttributes(person), values, { today: d.now(), findPeople });
     if (!checked.ok) {
-      const visible = new Set(Object.keys(view.state.values));
+      const visible = new Set(Object.keys(state));
       const errors = Object.fromEntries(checked.errors.map((e) => [visible.has(e.field) ? e.field : [...visible][0] ?? e.field, e.message.slice(0, 150)]));
       await ack({ response_action: 'errors', errors } as never);
       return;
@@ -212,7 +276,7 @@ export function createSlackAdapter(d: SlackAdapterDeps): SlackAdapter {
   });
 
   app.view('deny-reason', async ({ ack, body, view }) => {
-    const reason = (view.state.values as ModalState).reason?.reason?.value?.trim();
+    const reason = (view.state?.values as ModalState | undefined)?.reason?.reason?.value?.trim();
     if (!reason || reason.length < 3) { await ack({ response_action: 'errors', errors: { reason: 'Please give a reason (at least 3 characters).' } } as never); return; }
     await ack();
     await safely('deny-reason', async () => {
@@ -277,6 +341,16 @@ export function createSlackAdapter(d: SlackAdapterDeps): SlackAdapter {
       if (socketMode) await app.stop();
     },
   };
+}
+
+/** The catalogue item of a request-form modal (its private_metadata is ours: `{"itemId"}`); '' when unreadable. */
+function modalItemId(meta: string | undefined): string {
+  try {
+    const v = JSON.parse(meta || '{}') as { itemId?: unknown } | null;
+    return typeof v?.itemId === 'string' ? v.itemId : '';
+  } catch {
+    return '';
+  }
 }
 
 /** Modal values as conditions see them (booleans stay booleans, numbers as numbers). */
