@@ -389,6 +389,37 @@ it('treats a rollback as a change request too', async () => {
   expect((await api(`/admin/api/changes/${c.ref}?actor=${QUINN}&format=text`)).status).toBe(200);
 });
 
+it('lets an admin back out the latest change at once, even inside a freeze; older rollbacks and other people still need a change', async () => {
+  // the latest change (the rollback of the previous test) is live: current = its version, built on the version before
+  const bad = live();
+  const before = (await t.app.catalogueVersions.store.get(bad))!.basedOn!;
+  expect(before).toBeLessThan(bad);
+  const from = new Date(clock().getTime() - 3_600_000).toISOString();
+  const to = new Date(clock().getTime() + 3_600_000).toISOString();
+  const freeze = (await (await api('/admin/api/changes/freezes', post({ actor: CORA, from, to, reason: 'backout drill' }))).json() as { freeze: { id: number } }).freeze;
+
+  // not the backout target, or not an admin: still a change request
+  if (before > 1) {
+    const older = await api('/admin/api/catalogue/rollback', post({ actor: ADA, version: before - 1, reason: 'too far back' }));
+    expect(older.status).toBe(409);
+  }
+  const notAdmin = await api('/admin/api/catalogue/rollback', post({ actor: QUINN, version: before, reason: 'undo' }));
+  expect([403, 409]).toContain(notAdmin.status);
+
+  // the backout itself
+  const res = await api('/admin/api/catalogue/rollback', post({ actor: ADA, version: before, reason: 'the change broke intake' }));
+  expect(res.status).toBe(201);
+  const now = live();
+  expect(now).toBeGreaterThan(bad);
+  expect((await t.app.catalogueVersions.store.get(now))).toMatchObject({ status: 'published', rollbackOf: before });
+  const [row] = (await t.app.db.query(`SELECT kind, status, auto_approved, target_version FROM change_requests WHERE published_version = $1`, [now])).rows;
+  expect(row).toMatchObject({ kind: 'rollback', status: 'published', target_version: before });
+  expect(row!.auto_approved).toMatch(/backout of v\d+/);
+  const [a] = (await t.app.db.query(`SELECT actor, detail FROM audit_log WHERE action = 'change.backout' ORDER BY id DESC LIMIT 1`)).rows;
+  expect(a).toMatchObject({ actor: ADA, detail: { rollbackOf: before, previous: bad, insideFreeze: freeze.id } });
+  await api(`/admin/api/changes/freezes/${freeze.id}`, post({ actor: ADA }, 'DELETE'));
+});
+
 it('auto-approves CATALOGUE_SOURCE=folder (development) with an audit note', async () => {
   const r = await mkdtemp(path.join(tmpdir(), 'chg-folder-'));
   tmps.push(r);

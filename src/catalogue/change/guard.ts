@@ -13,9 +13,13 @@
  *    emergency change (which an admin approved). It is marked `published` in the same transaction.
  *  - CATALOGUE_SOURCE=folder (development only; config refuses it in production): recorded as an
  *    auto-approved change with an audit note (`change.auto-approved`); freeze windows still apply.
+ *  - backout: a rollback to the version the current one replaced, by an admin or catalogue admin, is
+ *    pre-approved (the latest change's backout plan) and allowed even inside a freeze; recorded as a
+ *    published rollback change, audited `change.backout`. Rollbacks further back need a change request.
  * Anything else is refused with a CatalogueVersionError('CHANGE_CONTROL') that says what to do.
  */
 import { audit } from '../../audit/audit.repository.js';
+import { findPerson } from '../../directory/directory.repository.js';
 import { postMessage } from '../../conversation/outbox.repository.js';
 import type { Queryable } from '../../db/database.js';
 import { CatalogueVersionError, type PendingChange } from '../versions/store.js';
@@ -53,6 +57,19 @@ export function changeControlGuard(o: { now: () => Date }): Guard {
 
     if (p.current === undefined) return; // no current version yet: nothing to protect
     const isPublish = p.action === 'publish';
+    if (!isPublish && (await isBackout(tx, p))) {
+      // The backout plan of the latest change is pre-approved: an admin or catalogue admin may return to
+      // the version the current one replaced at once, even inside a freeze (that is when it is needed).
+      const note = `backout of v${p.current}: returning to v${p.rollbackOf}, the version it replaced, is pre-approved for admins and catalogue admins`;
+      const c = await insertChange(tx, {
+        kind: 'rollback', targetVersion: p.rollbackOf!, baseVersion: p.current, author: p.author, reason: p.reason, emergency: false, scheduledAt: null, status: 'published',
+        diff: {}, diffText: `v${p.version} = the content of v${p.rollbackOf} (errand catalogue diff ${p.current} ${p.rollbackOf} shows what is undone)`,
+        impact: {}, dryRun: { ok: true, ranAt: now.toISOString(), items: [], problems: [], summary: `not run (backout to v${p.rollbackOf}, which was live before)` },
+        autoApproved: note, createdAt: now, publishedVersion: p.version, publishedAt: now, publishedBy: p.author,
+      });
+      await audit(tx, { actor: p.author, action: 'change.backout', subject: `change:${c.ref}`, detail: { version: p.version, previous: p.current, rollbackOf: p.rollbackOf, ...(freeze ? { insideFreeze: freeze.id } : {}), note } });
+      return;
+    }
     const what = isPublish ? `publishing draft v${p.version}` : `rolling back to v${p.rollbackOf}`;
     const list = isPublish ? await changesFor(tx, { kind: 'publish', draft: p.version }) : await changesFor(tx, { kind: 'rollback', target: p.rollbackOf!, base: p.current });
     const c = list.find((x) => x.status === 'approved');
@@ -69,6 +86,17 @@ export function changeControlGuard(o: { now: () => Date }): Guard {
     if (freeze && !c.emergency) refuse(`${what} is refused inside ${describeFreeze(freeze)}; only an emergency change approved by an admin may publish now (errand change create ... --emergency)`);
     await markPublished(tx, c, p, now, freeze);
   };
+}
+
+/**
+ * A rollback to the version the current one replaced (its `based_on`), asked for by an active admin or
+ * catalogue admin: the latest change's backout.
+ */
+async function isBackout(tx: Queryable, p: PendingChange): Promise<boolean> {
+  const cur = (await tx.query<{ based_on: number | null }>('SELECT based_on FROM catalogue_versions WHERE number = $1', [p.current])).rows[0];
+  if (!cur || cur.based_on === null || cur.based_on !== p.rollbackOf) return false;
+  const person = await findPerson(tx, p.author.trim().toLowerCase());
+  return !!person && person.active && (person.roles.includes('admin') || person.roles.includes('catalogue-admin'));
 }
 
 async function markPublished(tx: Queryable, c: ChangeRequest, p: PendingChange, now: Date, freeze: Freeze | undefined): Promise<void> {
