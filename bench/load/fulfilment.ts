@@ -36,7 +36,7 @@ import { logger, parseCli, positive } from '../support/cli.js';
 import { BENCH_ITEM_YAML, FakeBackend, benchConnectorsYaml } from '../support/fake-backend.js';
 import { readProc } from '../support/proc.js';
 import { jsonLine, num, sleep, summarise, table, type Summary } from '../support/stats.js';
-import { createThrowaway, type Throwaway } from '../support/throwaway-db.js';
+import { analyzePolicy, createThrowaway, periodicAnalyze, type Throwaway } from '../support/throwaway-db.js';
 
 const NAME = 'bench:fulfilment';
 const args = parseCli(NAME, 'A 3-step workflow against a fake backend: errand\'s Agenda runner vs a plain SKIP LOCKED loop.', {
@@ -53,6 +53,7 @@ const args = parseCli(NAME, 'A 3-step workflow against a fake backend: errand\'s
   'skip-reference': { type: 'boolean', default: false, help: 'errand only' },
   pglite: { type: 'boolean', default: false, help: 'embedded PGlite (in this process) instead of PostgreSQL' },
   'db-url': { type: 'string', help: 'PostgreSQL server for the throwaway database (default $BENCH_DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)' },
+  'analyze-every': { type: 'string', help: 'seconds between ANALYZEs standing in for autovacuum (default 30 when the server has autovacuum off, else 0; see bench/README.md)' },
   'keep-log': { type: 'boolean', default: false, help: 'keep the app log (its path is printed)' },
   json: { type: 'boolean', default: false, help: 'print one JSON line last' },
 });
@@ -298,7 +299,8 @@ function depthLine(samples: DepthSample[], k = 12): string {
 function report(e: RunResult, r: RunResult | null, meta: Record<string, unknown>): void {
   const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !b ? '—' : (a / b).toFixed(2));
   const out: string[] = [];
-  out.push(`bench:fulfilment — 3-step workflow, fake backend latency ${BACKEND_LATENCY} ms, concurrency ${CONCURRENCY}, ${meta.database}`);
+  out.push(`bench:fulfilment — 3-step workflow, fake backend latency ${BACKEND_LATENCY} ms, concurrency ${CONCURRENCY}, ${String(meta.database)}`);
+  out.push(`database statistics: ${String(meta.statistics)}`);
   out.push('');
   const rows: (string | number)[][] = [];
   if (e.backlog) {
@@ -370,13 +372,17 @@ async function main(): Promise<void> {
     t = await createThrowaway({ pglite: args.pglite, label: 'fulfil', ...(args['db-url'] ? { serverUrl: args['db-url'] } : {}) });
     db = await openDatabase(t.kind === 'postgres' ? { kind: 'postgres', url: t.url } : { kind: 'pglite', dataDir: t.dataDir });
     log(`database: ${t.kind === 'postgres' ? t.name : t.dataDir}; fake backend at ${backend.base}`);
+    const analyze = await analyzePolicy(t, args['analyze-every']);
+    log(analyze.note);
+    const analyzer = t.kind === 'postgres' && analyze.everyS > 0 ? periodicAnalyze(t.url, analyze.everyS, (e) => log(`ANALYZE failed: ${e.message}`)) : undefined;
     const e = await runErrand(db, backend, tmp, t);
     let r: RunResult | null = null;
     if (!args['skip-reference']) {
       backend.reset();
       r = await runReference(db, backend);
     }
-    report(e, r, { database: t.kind, n: N, pacedN: PACED, rate: RATE, concurrency: CONCURRENCY, backendLatencyMs: BACKEND_LATENCY, processEveryMs: PROCESS_EVERY, refPollMs: REF_POLL });
+    await analyzer?.stop();
+    report(e, r, { statistics: analyze.note, database: t.kind, n: N, pacedN: PACED, rate: RATE, concurrency: CONCURRENCY, backendLatencyMs: BACKEND_LATENCY, processEveryMs: PROCESS_EVERY, refPollMs: REF_POLL });
   } finally {
     await cleanup();
   }

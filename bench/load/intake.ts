@@ -32,7 +32,7 @@ import {
 import { KeepAliveClient } from '../support/http-client.js';
 import { cpuSecondsOfCommand, ProcSampler } from '../support/proc.js';
 import { jsonLine, mib, num, rng, sleep, summarise, table, type Summary } from '../support/stats.js';
-import { createThrowaway, type Throwaway } from '../support/throwaway-db.js';
+import { analyzePolicy, createThrowaway, periodicAnalyze, type Throwaway } from '../support/throwaway-db.js';
 
 const NAME = 'bench:intake';
 const args = parseCli(NAME, 'Signed Slack events into a real errand server at increasing rates; ack latency, losses, CPU and RSS.', {
@@ -49,6 +49,7 @@ const args = parseCli(NAME, 'Signed Slack events into a real errand server at in
   seed: { type: 'string', default: '1', help: 'seed of the user/text choice' },
   pglite: { type: 'boolean', default: false, help: 'embedded PGlite (in the server process) instead of PostgreSQL' },
   'db-url': { type: 'string', help: 'PostgreSQL server to create the throwaway database on (default $BENCH_DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)' },
+  'analyze-every': { type: 'string', help: 'seconds between ANALYZEs standing in for autovacuum (default 30 when the server has autovacuum off, else 0; see bench/README.md)' },
   'keep-log': { type: 'boolean', default: false, help: 'keep the server log (its path is printed)' },
   json: { type: 'boolean', default: false, help: 'print one JSON line last' },
 });
@@ -100,6 +101,9 @@ async function main(): Promise<void> {
   try {
     db = await createThrowaway({ pglite: args.pglite, label: 'intake', ...(args['db-url'] ? { serverUrl: args['db-url'] } : {}) });
     log(`database: ${db.kind === 'postgres' ? db.name : db.dataDir}; ${USERS} bench users; fake Slack at ${fake.url}`);
+    const analyze = await analyzePolicy(db, args['analyze-every']);
+    log(analyze.note);
+    const analyzer = db.kind === 'postgres' && analyze.everyS > 0 ? periodicAnalyze(db.url, analyze.everyS, (e) => log(`ANALYZE failed: ${e.message}`)) : undefined;
     const localPg = db.kind === 'postgres' && /@(127\.0\.0\.1|localhost)[:/]/.test(db.url);
     server = await startErrand({
       logFile: path.join(tmp, 'server.log'),
@@ -214,12 +218,13 @@ async function main(): Promise<void> {
       st.reply = summarise(lat);
     }
 
+    await analyzer?.stop();
     log('stopping the server, then checking the database');
     const exitCode = await server.stop();
     server = undefined;
     const checks = await verify(db, sent, fake);
 
-    printReport(steps, checks, sent, { drainSeconds, rssEndMiB: rssEnd === null ? null : rssEnd / 2 ** 20, exitCode, db: db.kind, users: USERS, slackLatencyMs: SLACK_LATENCY });
+    printReport(steps, checks, sent, { drainSeconds, rssEndMiB: rssEnd === null ? null : rssEnd / 2 ** 20, exitCode, db: db.kind, users: USERS, slackLatencyMs: SLACK_LATENCY, analyzeNote: analyze.note });
   } finally {
     await cleanup();
   }
@@ -277,9 +282,10 @@ async function verify(t: Throwaway, sent: Sent[], fake: FakeSlackApi): Promise<C
   }
 }
 
-function printReport(steps: StepResult[], c: Checks, sentAll: Sent[], o: { drainSeconds: number; rssEndMiB: number | null; exitCode: number | null; db: string; users: number; slackLatencyMs: number }): void {
+function printReport(steps: StepResult[], c: Checks, sentAll: Sent[], o: { drainSeconds: number; rssEndMiB: number | null; exitCode: number | null; db: string; users: number; slackLatencyMs: number; analyzeNote: string }): void {
   const out: string[] = [];
   out.push(`bench:intake — signed Slack DMs into one errand server (${o.db}, ${o.users} users, fake Slack latency ${o.slackLatencyMs} ms)`);
+  out.push(`database statistics: ${o.analyzeNote}`);
   out.push('');
   out.push(table(
     ['rate/s', 'events', 'sent/s', 'ack p50 ms', 'ack p99 ms', 'ack max ms', 'http err', 'reply p50 ms', 'reply p99 ms', 'no reply at end', 'server CPU %', 'server RSS MiB', 'pg CPU %', 'bench CPU %'],
@@ -321,7 +327,7 @@ function printReport(steps: StepResult[], c: Checks, sentAll: Sent[], o: { drain
   process.stdout.write(`${out.join('\n')}\n`);
   if (args.json) {
     process.stdout.write(`${jsonLine({
-      bench: 'intake', database: o.db, users: o.users, durationSeconds: DURATION_S, slackLatencyMs: o.slackLatencyMs,
+      bench: 'intake', database: o.db, statistics: o.analyzeNote, users: o.users, durationSeconds: DURATION_S, slackLatencyMs: o.slackLatencyMs,
       steps: steps.map((s) => ({ ...s, ack: round(s.ack), reply: round(s.reply) })),
       checks: c, drainSeconds: o.drainSeconds, serverRssEndMiB: o.rssEndMiB,
       target: { rate: TARGET_RATE, p99Ms: TARGET_P99, met, exactlyOnce: exact },

@@ -44,3 +44,51 @@ export async function createThrowaway(o: { pglite: boolean; serverUrl?: string; 
 
 /** The URL without its password, for messages. */
 export const redact = (url: string): string => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+
+/**
+ * PostgreSQL servers for tests sometimes run with `autovacuum = off`; then nothing ever ANALYZEs the
+ * fresh tables of a run, the planner keeps its empty-table estimates and picks plans that a production
+ * server (autovacuum on: an ANALYZE about a minute after a table grew by 10 %) would not. The benchmarks
+ * therefore stand in for autovacuum's analyze on such a server: `ANALYZE` every `everyS` seconds
+ * (`--analyze-every`; 0 = never, which shows the stale-statistics behaviour itself).
+ */
+export async function autovacuumIsOn(url: string): Promise<boolean> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try { return (await c.query<{ autovacuum: string }>('SHOW autovacuum')).rows[0]?.autovacuum === 'on'; } finally { await c.end(); }
+}
+
+/** Runs ANALYZE on the database every `everyS` seconds until stopped; returns how many times it ran. */
+export function periodicAnalyze(url: string, everyS: number, onError: (e: Error) => void): { stop(): Promise<number> } {
+  let runs = 0;
+  let busy: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    busy = busy.then(async () => {
+      const c = new pg.Client({ connectionString: url });
+      try { await c.connect(); await c.query('ANALYZE'); runs++; } catch (e) { onError(e as Error); } finally { await c.end().catch(() => undefined); }
+    });
+  }, everyS * 1000);
+  timer.unref();
+  return { async stop() { clearInterval(timer); await busy; return runs; } };
+}
+
+/**
+ * The `--analyze-every` decision for a run: the given value, or by default 30 s on a PostgreSQL server
+ * with autovacuum off and 0 otherwise (PGlite has no autovacuum at all: the product runs like that, so
+ * it is measured like that). Returns the seconds and a note for the report.
+ */
+export async function analyzePolicy(t: Throwaway, given: string | undefined): Promise<{ everyS: number; note: string }> {
+  if (t.kind === 'pglite') {
+    const s = given ? Number(given) : 0;
+    return { everyS: 0, note: `PGlite: no autovacuum, tables are never analysed, as in the embedded deployment${s ? ' (--analyze-every applies to PostgreSQL only)' : ''}` };
+  }
+  const on = await autovacuumIsOn(t.url);
+  const everyS = given !== undefined ? Number(given) : on ? 0 : 30;
+  if (!Number.isFinite(everyS) || everyS < 0) throw new Error(`--analyze-every: expected seconds ≥ 0, got "${given}"`);
+  return {
+    everyS,
+    note: on ? `autovacuum on${everyS ? `; plus ANALYZE every ${everyS} s` : ''}`
+      : everyS ? `autovacuum is OFF on this server: the bench runs ANALYZE every ${everyS} s in its place (--analyze-every 0 to see stale statistics)`
+        : 'autovacuum is OFF on this server and --analyze-every 0: tables are never analysed during the run (stale statistics)',
+  };
+}
