@@ -113,7 +113,10 @@ export class GrantService {
     if (!g) return { ok: false, status: 404, message: 'No active grant with that id.' };
     const actor = await findPerson(this.db, actorEmail);
     const approver = (await this.db.query('SELECT 1 FROM approvals WHERE request_id = $1 AND $2 = ANY(approvers)', [g.request_id, actorEmail.toLowerCase()])).rowCount;
-    if (!actor || (actor.email !== g.person_email && !approver && !actor.roles.includes('admin'))) return { ok: false, status: 403, message: 'Only the person, an approver of the request or an admin can revoke this access.' };
+    if (!actor || (actor.email !== g.person_email && !approver && !actor.roles.includes('admin'))) {
+      await audit(this.db, { actor: actorEmail.toLowerCase(), action: 'grant.revoke-refused', subject: g.ref, detail: { grant: g.id, why: actor ? 'not the person, an approver or an admin' : 'not in the directory' } });
+      return { ok: false, status: 403, message: 'Only the person, an approver of the request or an admin can revoke this access.' };
+    }
     const done = await this.revoke(g, 'revoked', actor.email, reason || 'revoked early');
     return done ? { ok: true, status: 200, message: `${g.ref}: "${g.entitlement}" revoked.` } : { ok: false, status: 409, message: 'The grant is being revoked already.' };
   }

@@ -25,6 +25,7 @@ import { z } from 'zod';
 import type { Catalogue } from '../catalogue/loader.js';
 import { ID_PATTERN } from '../catalogue/schema.js';
 import type { Database } from '../db/database.js';
+import { audit } from '../audit/audit.repository.js';
 import { findPerson } from '../directory/directory.repository.js';
 import { narrow, reportAccess, type ReportKind } from '../reporting/access.js';
 import { bottleneckReport } from '../reporting/bottlenecks.js';
@@ -113,9 +114,14 @@ export function adminApiRouter(d: AdminApiDeps): express.Router {
     if (to.getTime() - from.getTime() > MAX_DAYS * 86_400_000) return fail([{ path: 'to', message: `at most ${MAX_DAYS} days` }]);
     if (q.item && !d.catalogue().get(q.item)) return fail([{ path: 'item', message: `no catalogue item "${q.item}"` }]);
     const access = reportAccess(await findPerson(d.db, q.actor), d.catalogue(), kind);
-    if (!access.ok) { res.status(403).json({ error: 'forbidden', message: access.message }); return undefined; }
+    const refuse = async (message: string) => {
+      await audit(d.db, { actor: q.actor.toLowerCase(), action: 'admin.access-refused', subject: `report:${kind}`, detail: { why: message, item: q.item ?? null, via: res.locals.actor ? 'session' : 'api-key' } });
+      res.status(403).json({ error: 'forbidden', message });
+      return undefined;
+    };
+    if (!access.ok) return refuse(access.message);
     const items = narrow(access.items, q.item);
-    if (items === undefined) { res.status(403).json({ error: 'forbidden', message: `You are not the service owner of ${q.item}.` }); return undefined; }
+    if (items === undefined) return refuse(`You are not the service owner of ${q.item}.`);
     return { q, items, from, to };
   }
 

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { Catalogue } from '../catalogue/loader.js';
 import type { ConversationService } from '../conversation/conversation.service.js';
 import type { Database } from '../db/database.js';
+import { audit } from '../audit/audit.repository.js';
 import { findPerson } from '../directory/directory.repository.js';
 import { isAppError } from '../errors.js';
 import { approvalsOf } from '../requests/approval.repository.js';
@@ -125,23 +126,30 @@ export function apiRouter(d: ApiDeps): express.Router {
     const qs = z.object({ actor: z.string().email(), from: z.string().datetime(), to: z.string().datetime(), item: z.string().optional(), format: z.enum(['json', 'csv']).default('json') }).safeParse(req.query);
     if (!qs.success) { res.status(400).json({ error: 'invalid_query', message: 'GET /api/reports/compliance?actor=<e-mail>&from=<ISO>&to=<ISO>[&item=<id>][&format=json|csv]' }); return; }
     const actor = await findPerson(d.db, qs.data.actor);
-    if (!actor || !actor.roles.some((x) => x === 'auditor' || x === 'admin')) { res.status(403).json({ error: 'forbidden', message: 'Compliance reports are for auditors and admins.' }); return; }
+    if (!actor || !actor.roles.some((x) => x === 'auditor' || x === 'admin')) {
+      await audit(d.db, { actor: qs.data.actor.toLowerCase(), action: 'report.access-refused', subject: 'report:compliance', detail: { why: actor ? 'not an auditor or admin' : 'not in the directory', via: 'api-key' } });
+      res.status(403).json({ error: 'forbidden', message: 'Compliance reports are for auditors and admins.' });
+      return;
+    }
     const rows = await complianceReport(d.db, { from: new Date(qs.data.from), to: new Date(qs.data.to), ...(qs.data.item ? { item: qs.data.item } : {}) });
     if (qs.data.format === 'csv') res.type('text/csv').send(toCsv(rows));
     else res.json({ from: qs.data.from, to: qs.data.to, count: rows.length, requests: rows });
   });
 
-  const adminActor = async (email: unknown, roles = ['admin']) => {
+  /** The person when they hold one of `roles`; else undefined, and the refusal is audited. */
+  const adminActor = async (email: unknown, what: string, roles = ['admin']) => {
     const p = typeof email === 'string' ? await findPerson(d.db, email) : undefined;
-    return p && p.roles.some((x) => roles.includes(x)) ? p : undefined;
+    if (p && p.roles.some((x) => roles.includes(x))) return p;
+    await audit(d.db, { actor: typeof email === 'string' ? email.toLowerCase().slice(0, 320) : 'anonymous', action: 'api.access-refused', subject: what, detail: { why: p ? `not ${roles.join(' or ')}` : 'unknown person', via: 'api-key' } });
+    return undefined;
   };
   r.post('/access-reviews', async (req, res) => {
-    const actor = await adminActor((req.body ?? {}).actor);
+    const actor = await adminActor((req.body ?? {}).actor, 'access-reviews:start');
     if (!actor) { res.status(403).json({ error: 'forbidden', message: 'Only admins start access reviews: send {"actor": <admin e-mail>}.' }); return; }
     res.status(201).json(await d.reviews.start(actor.email));
   });
   r.get('/access-reviews/:id', async (req, res) => {
-    if (!(await adminActor(req.query.actor, ['admin', 'auditor']))) { res.status(403).json({ error: 'forbidden', message: 'Admins and auditors only (?actor=<e-mail>).' }); return; }
+    if (!(await adminActor(req.query.actor, `access-review:${String(req.params.id).slice(0, 40)}`, ['admin', 'auditor']))) { res.status(403).json({ error: 'forbidden', message: 'Admins and auditors only (?actor=<e-mail>).' }); return; }
     const rep = /^[0-9a-f-]{36}$/i.test(String(req.params.id)) ? await d.reviews.report(String(req.params.id)) : undefined;
     if (!rep) { res.status(404).json({ error: 'not_found', message: 'No such access review.' }); return; }
     res.json(rep);

@@ -83,7 +83,11 @@ export class TriageService {
    */
   async decide(id: string, actorEmail: string, d: TriageDecision): Promise<{ ok: true; item: TriageItem; caseRef?: string } | { ok: false; message: string }> {
     const actor = await findPerson(this.db, actorEmail);
-    if (!actor?.roles.includes('triage')) return { ok: false, message: 'Only triage staff can route requests from the triage queue.' };
+    if (!actor?.roles.includes('triage')) {
+      // e.g. a colleague in the triage channel who can see the card's buttons
+      await audit(this.db, { actor: actorEmail.toLowerCase(), action: 'triage.refused', subject: id, detail: { decision: d.kind, why: actor ? 'not triage staff' : 'not in the directory' } });
+      return { ok: false, message: 'Only triage staff can route requests from the triage queue.' };
+    }
     if (d.kind === 'assign') {
       const item = this.catalogue().get(d.itemId);
       if (!item) return { ok: false, message: `There is no catalogue item "${d.itemId}".` };

@@ -16,6 +16,7 @@
 import botbuilder from 'botbuilder';
 import type { TurnContext as TurnContextT, AdaptiveCardInvokeValue, AdaptiveCardInvokeResponse } from 'botbuilder';
 import express from 'express';
+import { audit } from '../../audit/audit.repository.js';
 import type { ChannelAdapterDeps } from '../channel-adapter.js';
 import type { TeamsConfig } from '../../config.js';
 import { visibleFields } from '../../conversation/dialog-engine.js';
@@ -60,8 +61,14 @@ export function createTeamsAdapter(d: TeamsAdapterDeps): TeamsAdapter {
     const from = ctx.activity.from;
     return store.personOf(from.aadObjectId, from.id, async () => {
       if (ctx.activity.channelId !== 'msteams') return from.name?.includes('@') ? from.name : from.id.includes('@') ? from.id : undefined;
-      const m = await TeamsInfo.getMember(ctx, from.id);
-      return m.email ?? m.userPrincipalName;
+      try {
+        const m = await TeamsInfo.getMember(ctx, from.id);
+        return m.email ?? m.userPrincipalName;
+      } catch (e) {
+        // not a member of this conversation (the roster does not know them): nobody we can act for
+        if ((e as { statusCode?: number }).statusCode === 404) return undefined;
+        throw e;
+      }
     });
   }
 
@@ -88,6 +95,7 @@ export function createTeamsAdapter(d: TeamsAdapterDeps): TeamsAdapter {
     const person = await who(ctx);
     await remember(ctx, person);
     if (!person) {
+      await audit(d.db, { actor: `teams:${String(a.from.id).slice(0, 80)}`, action: 'channel.unknown-user', subject: 'teams', detail: { what: 'message' } });
       await ctx.sendActivity('I could not find your e-mail address in the company directory, so I cannot take requests from you. Please contact the service desk.');
       return;
     }
@@ -146,7 +154,10 @@ export function createTeamsAdapter(d: TeamsAdapterDeps): TeamsAdapter {
     const data = (v.action?.data ?? {}) as Record<string, unknown>;
     const person = await who(ctx);
     await remember(ctx, person);
-    if (!person) return cardResponse(noticeCard('I could not find your e-mail address in the company directory.', false));
+    if (!person) {
+      await audit(d.db, { actor: `teams:${String(a.from.id).slice(0, 80)}`, action: 'channel.unknown-user', subject: 'teams', detail: { what: `card action ${String(data.id ?? v.action?.verb ?? '').slice(0, 120)}` } });
+      return cardResponse(noticeCard('I could not find your e-mail address in the company directory.', false));
+    }
     // Form steps are idempotent (a submit carries a submission key), so a repeated invoke gets the same answer.
     if (v.action?.verb === 'form') return cardResponse(await onForm(ctx, person, data));
     const fresh = await firstDelivery(d.db, 'teams', `activity:${a.id}`);

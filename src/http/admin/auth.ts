@@ -313,6 +313,11 @@ export class AdminAuth {
     await audit(this.d.db, { actor: s.email, action: 'admin.logout', subject: s.email, detail: { ip: clientIp(req) } });
   }
 
+  /** Audits a state-changing request with a session but without the right X-CSRF-Token (a cross-site request?). */
+  async csrfRefused(req: Request, s: AdminSession): Promise<void> {
+    await audit(this.d.db, { actor: s.email, action: 'admin.csrf-refused', subject: `${req.method} ${req.baseUrl}${req.path}`.slice(0, 300), detail: { ip: clientIp(req), header: req.get(CSRF_HEADER) ? 'wrong' : 'missing', origin: req.get('origin') ?? null } });
+  }
+
   /** The double-submit check of a state-changing request: header = CSRF cookie = the session's token. */
   csrfOk(req: Request, s: AdminSession): boolean {
     const header = req.get(CSRF_HEADER);
@@ -327,6 +332,7 @@ export class AdminAuth {
     const s = await this.session(req);
     if (!s) return undefined;
     if (!SAFE_METHODS.has(req.method) && !this.csrfOk(req, s)) {
+      await this.csrfRefused(req, s);
       res.status(403).json({ error: 'csrf', message: `Send the "X-CSRF-Token" header with the value of the ${CSRF_COOKIE} cookie.` });
       return null;
     }

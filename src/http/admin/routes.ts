@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { audit } from '../../audit/audit.repository.js';
 import type { Catalogue } from '../../catalogue/loader.js';
 import type { Database } from '../../db/database.js';
 import { ownedItems, reportAccess } from '../../reporting/access.js';
@@ -50,7 +51,8 @@ function safeNext(v: unknown): string | undefined {
   return m && PAGES.some((p) => p.path === m[1]) ? v : undefined;
 }
 
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+/** A form or query value as text (NUL characters dropped: PostgreSQL stores none). */
+const str = (v: unknown): string => (typeof v === 'string' ? v.replace(/\u0000/g, '') : '');
 
 export function adminDashboardRouter(d: AdminDashboardDeps): express.Router {
   const r = express.Router();
@@ -137,7 +139,7 @@ export function adminDashboardRouter(d: AdminDashboardDeps): express.Router {
 
   r.post('/logout', async (req, res) => {
     const s = await d.auth.session(req);
-    if (s && !d.auth.csrfOk(req, s)) { res.status(403).json({ error: 'csrf', message: 'Send the "X-CSRF-Token" header with the value of the errand_csrf cookie.' }); return; }
+    if (s && !d.auth.csrfOk(req, s)) { await d.auth.csrfRefused(req, s); res.status(403).json({ error: 'csrf', message: 'Send the "X-CSRF-Token" header with the value of the errand_csrf cookie.' }); return; }
     if (s) await d.auth.logout(req, s);
     res.append('Set-Cookie', d.auth.clearCookies());
     res.status(204).end();
@@ -156,8 +158,12 @@ export function adminDashboardRouter(d: AdminDashboardDeps): express.Router {
       return;
     }
     const access = reportAccess(s.person, d.catalogue(), 'service-review');
-    if (!access.ok) { res.status(403).json({ error: 'forbidden', message: access.message }); return; }
-    if (item && access.items && !access.items.includes(item)) { res.status(403).json({ error: 'forbidden', message: `You are not the service owner of ${item}.` }); return; }
+    const why = !access.ok ? access.message : item && access.items && !access.items.includes(item) ? `You are not the service owner of ${item}.` : undefined;
+    if (why || !access.ok) {
+      await audit(d.db, { actor: s.email, action: 'admin.access-refused', subject: 'report:service-review.csv', detail: { why, item: item ?? null, via: 'session', ip: clientIp(req) } });
+      res.status(403).json({ error: 'forbidden', message: why });
+      return;
+    }
     const items = item ? [item] : access.items ?? undefined;
     const review = await serviceReview(d.db, { from, to, ...(items ? { items } : {}), titles: (id) => d.catalogue().get(id)?.title });
     const name = `service-review_${from.toISOString().slice(0, 10)}_${to.toISOString().slice(0, 10)}${item ? `_${item}` : ''}.csv`;
@@ -170,6 +176,7 @@ export function adminDashboardRouter(d: AdminDashboardDeps): express.Router {
       if (!s) { res.redirect(302, `/admin/login?next=${encodeURIComponent(req.originalUrl)}`); return; }
       const pages = pagesFor(s);
       if (!pages.some((p) => p.kind === page.kind)) {
+        await audit(d.db, { actor: s.email, action: 'admin.access-refused', subject: `page:${page.path}`, detail: { why: 'not among the roles\' dashboard pages', via: 'session', ip: clientIp(req) } });
         html(res, 403, messagePage('Not for your role', `${page.title} is not among your dashboard pages.`, pages[0] ? { link: { href: `/admin/${pages[0].path}`, label: `Go to ${pages[0].title}` } } : {}));
         return;
       }
