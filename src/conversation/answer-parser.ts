@@ -82,7 +82,7 @@ export function checkValidation(field: FieldDef, value: unknown, today: Date): s
 
 /** Parses `text` as an answer to `field`. */
 export async function parseAnswer(field: FieldDef, text: string, ctx: { today: Date; findPeople: PersonLookup }): Promise<ParseResult> {
-  const raw = text.trim();
+  const raw = text.replace(/\u0000/g, '').trim(); // PostgreSQL stores no NUL (modal and form values reach here unfiltered)
   if (!raw) return { ok: false, error: 'Please type an answer (or "help").' };
   let value: unknown;
   switch (field.type) {

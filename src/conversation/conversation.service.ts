@@ -22,7 +22,7 @@ import { SatisfactionService } from '../reporting/satisfaction.js';
 import { withConversation, latestConversationOf } from './conversation.repository.js';
 import { checkDialogStart, continueDialog, startDialog, type DialogData, type DialogResult, type DialogState } from './dialog-engine.js';
 import { isCheckFailure, type CheckService } from '../requests/checks/check-service.js';
-import type { InboundEvent, OutMessage } from './messages.js';
+import { cleanInbound, type InboundEvent, type OutMessage } from './messages.js';
 import { postMessage } from './outbox.repository.js';
 import { personMentions, type PersonRef, type PersonResolver } from './extract.js';
 import type { ClassifierMetrics } from '../observability/metrics.js';
@@ -85,7 +85,8 @@ export class ConversationService {
   }
 
   /** Handles one inbound event; never throws for bad user input (it answers instead). */
-  async handle(ev: InboundEvent): Promise<void> {
+  async handle(inbound: InboundEvent): Promise<void> {
+    const ev = cleanInbound(inbound);
     const person = await findPerson(this.deps.db, ev.personEmail);
     if (!person) {
       await this.send(ev.personEmail.toLowerCase(), ev.conversationId, { kind: 'error', text: 'I could not find you in the company directory, so I cannot take requests from this account. Please contact the service desk.' });

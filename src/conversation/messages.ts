@@ -43,3 +43,17 @@ export interface InboundEvent {
   text?: string;
   action?: { id: string; value?: string };
 }
+
+/**
+ * The event with NUL characters removed from its text and action (PostgreSQL stores none, in text or
+ * jsonb; a NUL would fail the conversation). Everything else — markup, template syntax, other control
+ * characters — stays literally as sent: channels escape on output, logs JSON-escape.
+ */
+export function cleanInbound(ev: InboundEvent): InboundEvent {
+  const clean = (s: string | undefined) => (s !== undefined && s.includes('\u0000') ? s.replace(/\u0000/g, '') : s);
+  return {
+    ...ev,
+    ...(ev.text !== undefined ? { text: clean(ev.text) } : {}),
+    ...(ev.action ? { action: { id: clean(ev.action.id)!, ...(ev.action.value !== undefined ? { value: clean(ev.action.value) } : {}) } } : {}),
+  };
+}

@@ -6,6 +6,7 @@
 import { maskedSummary } from '../requests/request.service.js';
 import type { Queryable } from '../db/database.js';
 import type { CatalogueItem } from '../catalogue/schema.js';
+import { csvCell } from '../reporting/csv.js';
 
 export interface ComplianceRow {
   ref: string; item: string; title: string; risk: string; regulatory: string[]; requester: string; status: string;
@@ -42,7 +43,7 @@ export async function complianceReport(q: Queryable, o: { from: Date; to: Date; 
   return out;
 }
 
-const cell = (v: unknown) => { const s = v === null || v === undefined ? '' : String(v); return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s; };
+const cell = csvCell;
 
 /** One CSV line per request; lists joined with "; ". */
 export function toCsv(rows: ComplianceRow[]): string {

@@ -20,6 +20,7 @@
 import type { Queryable } from '../db/database.js';
 import { nluQualityReport } from '../nlu/quality-report.js';
 import { cycleTimeReport, type CycleStats } from './cycle-time.js';
+import { csvCell } from './csv.js';
 import type { Period } from './period.js';
 import type { RcaCategory } from './rca.js';
 import { recurringErrors } from './recurring-errors.js';
@@ -160,10 +161,6 @@ export function reviewToMarkdown(r: ServiceReview): string {
   return `${lines.join('\n')}\n`;
 }
 
-const csvCell = (v: unknown): string => {
-  const s = v === null || v === undefined ? '' : String(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
 
 export const REVIEW_CSV_HEADER = ['item', 'title', 'submitted', 'fulfilled', 'failed', 'denied', 'cancelled', 'automation_rate', 'automated', 'via_triage', 'with_manual_work',
   'sla_compliance', 'sla_met', 'sla_breached', 'p50_hours', 'p90_hours', 'satisfaction_mean', 'satisfaction_count', 'rating_1', 'rating_2', 'rating_3', 'rating_4', 'rating_5',

@@ -82,7 +82,7 @@ export class ApprovalLinks {
 
   /** Uses a link (POST): consumes it once, then decides as its approver, authorised by RequestService. */
   async use(t: string, ip: string, reasonIn: unknown): Promise<Page> {
-    const reason = typeof reasonIn === 'string' ? reasonIn.trim().slice(0, 1000) : '';
+    const reason = typeof reasonIn === 'string' ? reasonIn.replace(/\u0000/g, '').trim().slice(0, 1000) : '';
     const link = await this.row(t);
     const refuse = async (why: string, page: Page, l?: LinkRow) => {
       await audit(this.d.db, { actor: l?.approver_email ?? 'anonymous', action: 'email.approval-link-refused', subject: l?.approval_id ?? 'email-approval-link', detail: { why, ip } });

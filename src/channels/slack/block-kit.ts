@@ -28,7 +28,7 @@ export function renderMessage(m: OutMessage): { text: string; blocks: Block[] } 
   }
   if (m.resolved) {
     blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `:white_check_mark: ${esc(m.resolved)}` }] });
-    return { text: `${m.text} (${m.resolved})`, blocks };
+    return { text: esc(`${m.text} (${m.resolved})`), blocks };
   }
   if (m.choices) {
     const opts = m.choices.options;
@@ -51,7 +51,8 @@ export function renderMessage(m: OutMessage): { text: string; blocks: Block[] } 
       });
     }
   }
-  return { text: m.text, blocks };
+  // the fallback text (notifications) is mrkdwn too: a "<!channel>" in it would notify the channel
+  return { text: esc(m.text), blocks };
 }
 
 /** Maps a Slack block action back to a neutral action (or undefined when it is not ours). */
