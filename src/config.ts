@@ -191,6 +191,11 @@ export interface SlackConfig {
   apiUrl: string;
 }
 
+/** A value as shown in a configuration error: the user-info of URLs ("postgres://user:pass@host") hidden. */
+function withoutCredentials(v: string | undefined): string | undefined {
+  return v?.replace(/\/\/.*@/, '//***@');
+}
+
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
 }
@@ -200,8 +205,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
-    // values of secrets are not repeated in the error (it reaches logs)
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message} (${/PASSWORD|SECRET|TOKEN/.test(String(i.path[0])) ? 'value hidden' : `got ${JSON.stringify(cleaned[String(i.path[0])])}`})`);
+    // values of secrets are not repeated in the error (it reaches logs), nor credentials in a URL
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message} (${/PASSWORD|SECRET|TOKEN|KEY/.test(String(i.path[0])) ? 'value hidden' : `got ${JSON.stringify(withoutCredentials(cleaned[String(i.path[0])]))}`})`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;

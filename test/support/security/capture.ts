@@ -1,6 +1,6 @@
 /**
  * What the security tests observe: every log line the app writes (the real logger, with its
- * redaction, at trace level), and scans of captured text for configured secrets.
+ * redaction, at trace level). Scans for secrets: ./secrets.ts.
  */
 import type { DestinationStream } from 'pino';
 import { createLogger, type Logger } from '../../../src/log.js';
@@ -26,14 +26,4 @@ export function captureLog(level = 'trace'): CapturedLog {
     text: () => raw.join(''),
     clear: () => { raw.length = 0; },
   };
-}
-
-/** The ways a secret can appear: as is, URL-encoded, base64 (basic auth), JSON-escaped. */
-export function secretForms(secret: string): string[] {
-  return [...new Set([secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64'), JSON.stringify(secret).slice(1, -1)])];
-}
-
-/** Which secrets (by name) occur in `text`, in any of their forms. */
-export function leakedSecrets(text: string, secrets: Record<string, string>): string[] {
-  return Object.entries(secrets).filter(([, v]) => secretForms(v).some((f) => text.includes(f))).map(([k]) => k);
 }

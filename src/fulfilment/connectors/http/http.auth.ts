@@ -85,7 +85,7 @@ class OAuth2Token {
     // Shared by concurrent callers: only the connector timeout applies; each caller races its own signal.
     const res = await send({ method: 'POST', url: new URL(this.cfg.tokenUrl), headers, body: form.toString() },
       { step: new AbortController().signal, timeoutMs: this.timeoutMs }, this.label);
-    if (res.status < 200 || res.status > 299) throw statusError(this.label, res, this.now());
+    if (res.status < 200 || res.status > 299) throw statusError(this.label, res, this.now(), (t) => this.masker.mask(t));
     const b = res.body as { access_token?: unknown; expires_in?: unknown } | null;
     if (!b || typeof b !== 'object' || typeof b.access_token !== 'string' || !b.access_token) {
       throw new ConnectorError(`${this.label}: the answer has no access_token`, false, undefined, res.status);

@@ -58,7 +58,7 @@ function buildUrl(base: URL, path: string, query: [string, string][]): URL {
 class HttpClient {
   private readonly base: URL;
 
-  constructor(private readonly cfg: HttpConnectorConfig, private readonly auth: AuthProvider, private readonly now: () => number) {
+  constructor(private readonly cfg: HttpConnectorConfig, private readonly auth: AuthProvider, private readonly now: () => number, private readonly masker: SecretMasker) {
     this.base = new URL(cfg.baseUrl);
   }
 
@@ -85,7 +85,7 @@ class HttpClient {
   async judge(res: HttpResponse, label: string, o: Outcome): Promise<Record<string, unknown>> {
     if (res.status === 404 && o.notFoundIsSuccess) return { status: 404, notFound: true };
     const ok = o.expectStatus ? o.expectStatus.includes(res.status) : res.status >= 200 && res.status <= 299;
-    if (!ok) throw statusError(label, res, this.now());
+    if (!ok) throw statusError(label, res, this.now(), (t) => this.masker.mask(t));
     if (!o.response) return { status: res.status, body: res.body };
     return evaluateOutput(o.response, { status: res.status, body: res.body, headers: res.headers });
   }
@@ -163,7 +163,7 @@ export function createHttpConnectorType(options: HttpConnectorOptions = {}): Con
       const compiled = Object.entries(config.operations).map(([name, op]) => compileOperation(id, name, op));
       const masker = new SecretMasker();
       const auth = await createAuth(config.auth, { connectorId: id, secrets, masker, now, timeoutMs: config.timeoutMs });
-      const client = new HttpClient(config, auth, now);
+      const client = new HttpClient(config, auth, now, masker);
       const operations: Record<string, Operation> = {};
       for (const c of compiled) operations[c.name] = configuredOperation(c, id, client, config, masker);
       operations[GENERIC_OPERATION] = genericOperation(id, client, config, masker);

@@ -99,10 +99,14 @@ export function isRetryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
 
-/** The error for an unexpected status (Retry-After honoured on 429 and 503). */
-export function statusError(label: string, res: HttpResponse, now: number): ConnectorError {
+/**
+ * The error for an unexpected status (Retry-After honoured on 429 and 503). `mask` is applied to the
+ * whole body before it is cut to an excerpt: masking the excerpt afterwards would miss a secret the
+ * cut splits (a backend echoing the credential around the 200th character left its first half).
+ */
+export function statusError(label: string, res: HttpResponse, now: number, mask: (text: string) => string = (t) => t): ConnectorError {
   const retryAfterMs = res.status === 429 || res.status === 503 ? parseRetryAfter(res.headers['retry-after'], now) : undefined;
   const redirect = res.status >= 300 && res.status < 400 ? ' (redirects are not followed)' : '';
-  const body = excerpt(res.text);
+  const body = excerpt(mask(res.text));
   return new ConnectorError(`${label} answered ${res.status}${redirect}${body ? `: ${body}` : ''}`, isRetryableStatus(res.status), retryAfterMs, res.status);
 }

@@ -126,7 +126,7 @@ export const scimConnectorType: ConnectorType<typeof scimConfigSchema> = {
         throw new ConnectorError(maskSecrets(`${what}: ${describeFetchError(e, sig)}`, [knownToken]), true);
       }
       if (!res.ok) {
-        const err = statusError(what, res, text);
+        const err = statusError(what, res, maskSecrets(text, [knownToken])); // masked before it is cut to 200 characters
         throw new ConnectorError(maskSecrets(err.message, [knownToken]), err.retryable, err.retryAfterMs, err.status);
       }
       if (!text) return null;
