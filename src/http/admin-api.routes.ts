@@ -19,8 +19,7 @@
  * Periods are [from, to) in UTC; from/to are dates (YYYY-MM-DD) or ISO date-times; the default is the
  * 30 days before now, the longest 731 days.
  */
-import { timingSafeEqual } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Catalogue } from '../catalogue/loader.js';
 import { ID_PATTERN } from '../catalogue/schema.js';
@@ -36,6 +35,7 @@ import { addDays, monthPeriod, parseInstant } from '../reporting/period.js';
 import { changeCategory, RCA_CATEGORIES } from '../reporting/rca.js';
 import { failureReport } from '../reporting/recurring-errors.js';
 import { serviceReview } from '../reporting/service-review.js';
+import { adminAuth } from './admin-auth.js';
 
 export interface AdminApiDeps {
   db: Database; catalogue: () => Catalogue; apiKeys: string[]; now: () => Date;
@@ -73,29 +73,12 @@ const USAGE: Record<ReportKind, string> = {
   'service-review': 'GET /admin/api/service-review?actor=<e-mail>[&item=<id>][&from=<date>&to=<date> | &period=YYYY-MM]',
 };
 
-function keyMatches(given: string, keys: string[]): boolean {
-  const g = Buffer.from(given);
-  return keys.some((k) => { const b = Buffer.from(k); return b.length === g.length && timingSafeEqual(b, g); });
-}
 
 type Issue = { path: string; message: string };
 
 export function adminApiRouter(d: AdminApiDeps): express.Router {
   const r = express.Router();
-  r.use(async (req: Request, res: Response, next: NextFunction) => {
-    const auth = req.get('authorization');
-    const key = auth?.startsWith('Bearer ') ? auth.slice(7) : req.get('x-api-key');
-    if (!key && d.sessionActor) {
-      const actor = await d.sessionActor(req, res);
-      if (actor === null) return;
-      if (actor) { res.locals.actor = actor; next(); return; }
-    }
-    if (!key || !keyMatches(key, d.apiKeys)) {
-      res.status(401).json({ error: 'unauthorized', message: 'Send a valid API key as "Authorization: Bearer <key>" or "X-API-Key".' });
-      return;
-    }
-    next();
-  });
+  r.use(adminAuth(d));
 
   /** Parses the query of a report, checks the period and the item, and authorises the actor. */
   async function prepare<K extends ReportKind>(kind: K, req: Request, res: Response): Promise<{ q: z.infer<(typeof QUERIES)[K]>; items: string[] | null; from: Date; to: Date } | undefined> {

@@ -4,7 +4,6 @@
  * `X-API-Key`). Bodies are validated with zod; an invalid body gets 400 with the field errors and
  * nothing is stored.
  */
-import { timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Catalogue } from '../catalogue/loader.js';
@@ -24,6 +23,7 @@ import { complianceReport, toCsv } from '../governance/compliance-report.js';
 import { canViewRequest } from '../governance/visibility.js';
 import { versionOf } from '../catalogue/versions/live.js';
 import { runbooksFor, runbooksJson } from '../catalogue/versions/runbooks.js';
+import { keyMatches } from './admin-auth.js';
 
 export interface ApiDeps { db: Database; catalogue: () => Catalogue; requests: RequestService; conversation: ConversationService; overrides: OverrideService; grants: GrantService; approvalTimers: ApprovalTimers; reviews: AccessReviewService; apiKeys: string[] }
 
@@ -40,10 +40,6 @@ const bodySchema = z.union([
   }).strict(),
 ]);
 
-function keyMatches(given: string, keys: string[]): boolean {
-  const g = Buffer.from(given);
-  return keys.some((k) => { const b = Buffer.from(k); return b.length === g.length && timingSafeEqual(b, g); });
-}
 
 export function apiRouter(d: ApiDeps): express.Router {
   const r = express.Router();

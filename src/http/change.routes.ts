@@ -19,12 +19,12 @@
  *                                 who is not the author; 200, 400 reason needed, 403, 404, 409 decided/closed
  *   POST   /:ref/cancel           {actor, reason}: the author or an admin
  */
-import { timingSafeEqual } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { ChangeError, type ChangeService, type DecideOutcome } from '../catalogue/change/service.js';
 import { renderChange } from '../catalogue/change/render.js';
 import { whatOf, type ChangeRequest } from '../catalogue/change/model.js';
+import { adminAuth } from './admin-auth.js';
 
 export interface ChangeRoutesDeps {
   changes: ChangeService;
@@ -33,10 +33,6 @@ export interface ChangeRoutesDeps {
   sessionActor?: (req: Request, res: Response) => Promise<string | null | undefined>;
 }
 
-function keyMatches(given: string, keys: string[]): boolean {
-  const g = Buffer.from(given);
-  return keys.some((k) => { const b = Buffer.from(k); return b.length === g.length && timingSafeEqual(b, g); });
-}
 
 type Issue = { path: string; message: string };
 const issues = (e: z.ZodError): Issue[] => e.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
@@ -65,20 +61,7 @@ export const summaryOf = (c: ChangeRequest) => ({
 
 export function changeRouter(d: ChangeRoutesDeps): express.Router {
   const r = express.Router();
-  r.use(async (req: Request, res: Response, next: NextFunction) => {
-    const auth = req.get('authorization');
-    const key = auth?.startsWith('Bearer ') ? auth.slice(7) : req.get('x-api-key');
-    if (!key && d.sessionActor) {
-      const a = await d.sessionActor(req, res);
-      if (a === null) return;
-      if (a) { res.locals.actor = a; next(); return; }
-    }
-    if (!key || !keyMatches(key, d.apiKeys)) {
-      res.status(401).json({ error: 'unauthorized', message: 'Send a valid API key as "Authorization: Bearer <key>" or "X-API-Key".' });
-      return;
-    }
-    next();
-  });
+  r.use(adminAuth(d));
 
   const who = (res: Response, given: unknown): string | undefined => (res.locals.actor as string | undefined) ?? (typeof given === 'string' && given ? given : undefined);
   const noActor = (res: Response) => res.status(400).json({ error: 'invalid_query', message: 'send the actor (an e-mail): ?actor= on GET, "actor" in the body otherwise' });

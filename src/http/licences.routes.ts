@@ -12,13 +12,13 @@
  *
  * More seats (or seats released) go to the waitlist at once: those requests continue to approval.
  */
-import { timingSafeEqual } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Database } from '../db/database.js';
 import { findPerson } from '../directory/directory.repository.js';
 import { LicenceError, type LicenceService } from '../requests/checks/licences.js';
 import { PRODUCT_PATTERN } from '../requests/checks/schema.js';
+import { adminAuth } from './admin-auth.js';
 
 export interface LicencesRouteDeps {
   db: Database;
@@ -30,10 +30,6 @@ export interface LicencesRouteDeps {
   sessionActor?: (req: Request, res: Response) => Promise<string | null | undefined>;
 }
 
-function keyMatches(given: string, keys: string[]): boolean {
-  const g = Buffer.from(given);
-  return keys.some((k) => { const b = Buffer.from(k); return b.length === g.length && timingSafeEqual(b, g); });
-}
 
 const actor = z.string().email('the e-mail of the admin asking');
 const product = z.string().regex(PRODUCT_PATTERN, 'a product key like "visio" (lower-case letters, digits and -)');
@@ -56,20 +52,7 @@ const poolJson = (p: Awaited<ReturnType<LicenceService['listPools']>>[number]) =
 
 export function licencesRouter(d: LicencesRouteDeps): express.Router {
   const r = express.Router();
-  r.use(async (req: Request, res: Response, next: NextFunction) => {
-    const auth = req.get('authorization');
-    const key = auth?.startsWith('Bearer ') ? auth.slice(7) : req.get('x-api-key');
-    if (!key && d.sessionActor) {
-      const a = await d.sessionActor(req, res);
-      if (a === null) return;
-      if (a) { res.locals.actor = a; next(); return; }
-    }
-    if (!key || !keyMatches(key, d.apiKeys)) {
-      res.status(401).json({ error: 'unauthorized', message: 'Send a valid API key as "Authorization: Bearer <key>" or "X-API-Key".' });
-      return;
-    }
-    next();
-  });
+  r.use(adminAuth(d));
 
   /** The admin on whose behalf the call is made, or undefined (answered with 400/403). */
   async function admin(req: Request, res: Response): Promise<string | undefined> {

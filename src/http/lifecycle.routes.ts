@@ -21,8 +21,7 @@
  *
  * `until` is a date (`2026-12-31`, i.e. 00:00 UTC that day) or an ISO date-time.
  */
-import { timingSafeEqual } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { audit } from '../audit/audit.repository.js';
 import type { Database } from '../db/database.js';
@@ -30,6 +29,7 @@ import { ID_PATTERN } from '../catalogue/schema.js';
 import { actorWithRole, CHANGERS, HTTP_STATUS, LifecycleError, READERS, renderUsage, type Lifecycle } from '../catalogue/lifecycle/index.js';
 import { describeReroute } from '../catalogue/lifecycle/org.js';
 import { parseInstant } from '../reporting/period.js';
+import { adminAuth } from './admin-auth.js';
 
 export interface LifecycleRouteDeps {
   db: Database;
@@ -39,10 +39,6 @@ export interface LifecycleRouteDeps {
   sessionActor?: (req: Request, res: Response) => Promise<string | null | undefined>;
 }
 
-function keyMatches(given: string, keys: string[]): boolean {
-  const g = Buffer.from(given);
-  return keys.some((k) => { const b = Buffer.from(k); return b.length === g.length && timingSafeEqual(b, g); });
-}
 
 const actor = z.string().email('the e-mail of the person acting');
 const item = z.string().regex(ID_PATTERN, 'a catalogue id like "vpn-access"');
@@ -71,20 +67,7 @@ const issues = (e: z.ZodError): Issue[] => e.issues.map((i) => ({ path: i.path.j
 
 export function lifecycleRouter(d: LifecycleRouteDeps): express.Router {
   const r = express.Router();
-  r.use(async (req: Request, res: Response, next: NextFunction) => {
-    const auth = req.get('authorization');
-    const key = auth?.startsWith('Bearer ') ? auth.slice(7) : req.get('x-api-key');
-    if (!key && d.sessionActor) {
-      const a = await d.sessionActor(req, res);
-      if (a === null) return;
-      if (a) { res.locals.actor = a; next(); return; }
-    }
-    if (!key || !keyMatches(key, d.apiKeys)) {
-      res.status(401).json({ error: 'unauthorized', message: 'Send a valid API key as "Authorization: Bearer <key>" or "X-API-Key".' });
-      return;
-    }
-    next();
-  });
+  r.use(adminAuth(d));
 
   const actorOf = (res: Response, given: unknown): string | undefined => (res.locals.actor as string | undefined) ?? (typeof given === 'string' ? given : undefined);
 

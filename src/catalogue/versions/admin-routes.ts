@@ -11,14 +11,14 @@
  *                                           admins and catalogue admins: republishes `version` as a new
  *                                           version; 201 with the new version, 409 when refused
  */
-import { timingSafeEqual } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { audit } from '../../audit/audit.repository.js';
 import type { Database } from '../../db/database.js';
 import { findPerson } from '../../directory/directory.repository.js';
 import { diffCatalogues, renderDiff } from './diff.js';
 import { CatalogueVersionError, type CatalogueVersionStore } from './store.js';
+import { adminAuth } from '../../http/admin-auth.js';
 
 export interface CatalogueAdminDeps {
   db: Database;
@@ -31,29 +31,12 @@ export interface CatalogueAdminDeps {
 const READERS = ['admin', 'catalogue-admin', 'auditor'];
 const CHANGERS = ['admin', 'catalogue-admin'];
 
-function keyMatches(given: string, keys: string[]): boolean {
-  const g = Buffer.from(given);
-  return keys.some((k) => { const b = Buffer.from(k); return b.length === g.length && timingSafeEqual(b, g); });
-}
 
 const STATUS: Record<string, number> = { NOT_FOUND: 404, INVALID: 400, NOT_DRAFT: 409, NEVER_PUBLISHED: 409, ALREADY_CURRENT: 409, CONFLICT: 409, NO_CURRENT: 409 };
 
 export function catalogueAdminRouter(d: CatalogueAdminDeps): express.Router {
   const r = express.Router();
-  r.use(async (req: Request, res: Response, next: NextFunction) => {
-    const auth = req.get('authorization');
-    const key = auth?.startsWith('Bearer ') ? auth.slice(7) : req.get('x-api-key');
-    if (!key && d.sessionActor) {
-      const actor = await d.sessionActor(req, res);
-      if (actor === null) return;
-      if (actor) { res.locals.actor = actor; next(); return; }
-    }
-    if (!key || !keyMatches(key, d.apiKeys)) {
-      res.status(401).json({ error: 'unauthorized', message: 'Send a valid API key as "Authorization: Bearer <key>" or "X-API-Key".' });
-      return;
-    }
-    next();
-  });
+  r.use(adminAuth(d));
 
   /** The person acting, if they hold one of `roles`; answers 403 otherwise. */
   const authorise = async (req: Request, res: Response, given: unknown, roles: string[]) => {
