@@ -23,7 +23,7 @@ import { diffCatalogues, renderDiff, type DiffSide } from '../catalogue/versions
 import { contentHash, layoutPaths, pathsFromConfig, writeSnapshot, type FolderPaths } from '../catalogue/versions/snapshot.js';
 import { CatalogueVersionError, CatalogueVersionStore, type VersionSummary } from '../catalogue/versions/store.js';
 import { readAndValidate, runbookIssues } from '../catalogue/versions/validate.js';
-import { optionOf, withConfiguredDatabase } from './with-database.js';
+import { optionOf, withConfiguredDatabase, positionals, slackOperations } from './with-database.js';
 
 export interface CatalogueIo { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; db?: Database; config?: Config }
 
@@ -39,16 +39,6 @@ const USAGE = `usage: errand catalogue validate [dir]
 
 const VALUED = new Set(['--reason', '--author', '--out', '--expect-current']);
 
-/** Arguments that are not options (nor option values). */
-function positionals(args: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (VALUED.has(args[i]!)) { i++; continue; }
-    if (args[i]!.startsWith('--')) continue;
-    out.push(args[i]!);
-  }
-  return out;
-}
 
 const defaultAuthor = () => `cli:${userInfo().username}`;
 const fmtTime = (d: Date | null) => (d ? d.toISOString().slice(0, 16).replace('T', ' ') : '');
@@ -57,13 +47,6 @@ function describe(v: VersionSummary): string {
   return `v${v.number} (${v.status}, ${v.itemCount} items, by ${v.publishedBy ?? v.author} at ${fmtTime(v.publishedAt ?? v.createdAt)} UTC: ${v.publishReason ?? v.reason})`;
 }
 
-/** Operations of connectors configured outside _connectors.yaml (Slack). */
-async function extraOperations(config: Config): Promise<string[]> {
-  if (!config.slack) return [];
-  const { createSlackConnector } = await import('../channels/slack/slack-connector.js');
-  const c = createSlackConnector(config.slack);
-  return Object.keys(c.operations).map((op) => `${c.id}.${op}`);
-}
 
 function errorLines(errors: CatalogueError[]): string {
   return formatCatalogueErrors(errors);
@@ -75,7 +58,7 @@ export async function runCatalogueCommand(sub: string | undefined, args: string[
   const usage = (problem: string) => { err(`catalogue ${sub ?? ''}: ${problem}\n${USAGE}`); return 2; };
   let config: Config;
   try { config = io.config ?? loadConfig(); } catch (e) { err(`${(e as Error).message}\n`); return 2; }
-  const pos = positionals(args);
+  const pos = positionals(args, VALUED);
   const withDb = async (fn: (db: Database, store: CatalogueVersionStore) => Promise<number>): Promise<number> => {
     const run = (db: Database) => fn(db, new CatalogueVersionStore(db));
     try {
@@ -100,7 +83,7 @@ export async function runCatalogueCommand(sub: string | undefined, args: string[
       err(`connectors invalid: ${(e as Error).message}\n`);
       return 1;
     }
-    for (const op of await extraOperations(config)) ops.add(op);
+    for (const op of await slackOperations(config)) ops.add(op);
     const { items, errors } = await checkCatalogueDir(dir, ops);
     for (const item of items) errors.push(...runbookIssues(item).map((i) => ({ file: `${item.id}.yaml`, ...i })));
     if (errors.length) {
@@ -130,7 +113,7 @@ export async function runCatalogueCommand(sub: string | undefined, args: string[
     if (!a || !b) return usage('give two versions: numbers, current, or folder');
     const side = async (s: string, store: () => Promise<CatalogueVersionStore>): Promise<DiffSide | number> => {
       if (s === 'folder') {
-        const r = await readAndValidate(pathsFromConfig(config), { extraOperations: await extraOperations(config), lenientAlerts: true });
+        const r = await readAndValidate(pathsFromConfig(config), { extraOperations: await slackOperations(config), lenientAlerts: true });
         if (!r.documents) { err(`the folder is not a valid catalogue (${r.errors.length} problem(s)):\n${errorLines(r.errors)}\n`); return 1; }
         return { label: 'folder', documents: r.documents, files: r.snapshot.files, model: r.snapshot.model };
       }
@@ -173,7 +156,7 @@ export async function runCatalogueCommand(sub: string | undefined, args: string[
     if (!reason?.trim()) return usage('--reason "why" is needed');
     const author = optionOf(args, 'author') ?? defaultAuthor();
     const paths: FolderPaths = pos[0] ? await layoutPaths(path.resolve(pos[0]), config.modelFile) : pathsFromConfig(config);
-    const r = await readAndValidate(paths, { extraOperations: await extraOperations(config) });
+    const r = await readAndValidate(paths, { extraOperations: await slackOperations(config) });
     for (const w of r.warnings) err(`warning: ${w}\n`);
     if (!r.documents) {
       err(`catalogue import: nothing stored, ${r.errors.length} problem(s):\n${errorLines(r.errors)}\n`);

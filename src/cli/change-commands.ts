@@ -24,7 +24,7 @@ import { CatalogueVersionStore } from '../catalogue/versions/store.js';
 import { ChangeError, ChangeService, type DecideOutcome } from '../catalogue/change/service.js';
 import { renderChange, dryRunLines, fmtTime } from '../catalogue/change/render.js';
 import { whatOf } from '../catalogue/change/model.js';
-import { optionOf, withConfiguredDatabase } from './with-database.js';
+import { optionOf, withConfiguredDatabase, positionals, slackOperations } from './with-database.js';
 
 export interface ChangeIo { stdout: Writable | NodeJS.WritableStream; stderr: Writable | NodeJS.WritableStream; db?: Database; config?: Config; now?: () => Date }
 
@@ -43,23 +43,7 @@ const USAGE = `usage: errand change create <draft> --reason "..." --author e-mai
 
 const VALUED = new Set(['--reason', '--author', '--actor', '--at', '--rollback', '--step', '--from', '--to']);
 
-function positionals(args: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (VALUED.has(args[i]!)) { i++; continue; }
-    if (args[i]!.startsWith('--')) continue;
-    out.push(args[i]!);
-  }
-  return out;
-}
 
-/** Slack's operations when it is configured (workflows may call them). */
-async function extraOperations(config: Config): Promise<string[]> {
-  if (!config.slack) return [];
-  const { createSlackConnector } = await import('../channels/slack/slack-connector.js');
-  const c = createSlackConnector(config.slack);
-  return Object.keys(c.operations).map((op) => `${c.id}.${op}`);
-}
 
 const time = (s: string | undefined): Date | undefined => {
   if (!s) return undefined;
@@ -73,8 +57,8 @@ export async function runChangeCommand(sub: string | undefined, args: string[], 
   const usage = (problem: string) => { err(`change ${sub ?? ''}: ${problem}\n${USAGE}`); return 2; };
   let config: Config;
   try { config = io.config ?? loadConfig(); } catch (e) { err(`${(e as Error).message}\n`); return 2; }
-  const pos = positionals(args);
-  const extra = await extraOperations(config);
+  const pos = positionals(args, VALUED);
+  const extra = await slackOperations(config);
   const withService = async (fn: (s: ChangeService) => Promise<number>): Promise<number> => {
     const run = async (db: Database) => {
       const store = new CatalogueVersionStore(db);

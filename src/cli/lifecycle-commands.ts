@@ -26,7 +26,7 @@ import { validateSnapshot } from '../catalogue/versions/validate.js';
 import type { CatalogueSnapshot } from '../catalogue/versions/snapshot.js';
 import { createLifecycle, describeReroute, LifecycleError, renderUsage, type Lifecycle, type OrgChange } from '../catalogue/lifecycle/index.js';
 import { parseInstant } from '../reporting/period.js';
-import { optionOf, withConfiguredDatabase } from './with-database.js';
+import { optionOf, withConfiguredDatabase, positionals, slackOperations } from './with-database.js';
 
 export interface LifecycleIo { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; db?: Database; config?: Config; now?: () => Date }
 
@@ -44,23 +44,7 @@ const USAGE = `usage: errand catalogue usage [--item id] [--json]
 const VALUED = new Set(['--item', '--until', '--alternative', '--reason', '--actor', '--status', '--from-team', '--to-team', '--owner-contact', '--from-group', '--to-group',
   '--from-role', '--to-role', '--from-person', '--to-person', '--from-department', '--to-department', '--items', '--expect-current']);
 
-function positionals(args: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (VALUED.has(args[i]!)) { i++; continue; }
-    if (args[i]!.startsWith('--')) continue;
-    out.push(args[i]!);
-  }
-  return out;
-}
 
-/** Operations of connectors configured outside _connectors.yaml (Slack), for validation. */
-async function extraOperations(config: Config): Promise<string[]> {
-  if (!config.slack) return [];
-  const { createSlackConnector } = await import('../channels/slack/slack-connector.js');
-  const c = createSlackConnector(config.slack);
-  return Object.keys(c.operations).map((op) => `${c.id}.${op}`);
-}
 
 export const LIFECYCLE_SUBCOMMANDS = ['usage', 'deprecate', 'deprecations', 'undeprecate', 'remove-due'];
 
@@ -73,7 +57,7 @@ export async function runLifecycleCommand(group: 'catalogue' | 'org', sub: strin
   try { config = io.config ?? loadConfig(); } catch (e) { err(`${(e as Error).message}\n`); return 2; }
   const opt = (name: string) => optionOf(args, name);
   const json = args.includes('--json');
-  const pos = positionals(args);
+  const pos = positionals(args, VALUED);
 
   const withLifecycle = async (fn: (l: Lifecycle, db: Database) => Promise<number>): Promise<number> => {
     const run = async (db: Database) => {
@@ -83,7 +67,7 @@ export async function runLifecycleCommand(group: 'catalogue' | 'org', sub: strin
       const { loadCompatibility } = await import('../requests/checks/compatibility.js');
       const { validateCheckReferences } = await import('../requests/checks/validate.js');
       const tables = await loadCompatibility(config.checks.compatibilityFile);
-      const extra = await extraOperations(config);
+      const extra = await slackOperations(config);
       const cat = catalogueOfVersion(current);
       const l = createLifecycle({
         db, store, now: io.now ?? (() => new Date()), extraOperations: () => extra,
