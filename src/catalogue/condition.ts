@@ -102,7 +102,14 @@ function parse(src: string): Node {
     if (!p) return fail('expected a value but the condition ended');
     i++;
     if (p.kind === 'num') return { t: 'lit', v: Number(p.text) };
-    if (p.kind === 'str') return { t: 'lit', v: JSON.parse(p.text[0] === '"' ? p.text : `"${p.text.slice(1, -1).replace(/"/g, '\\"')}"`) as string };
+    if (p.kind === 'str') {
+      try {
+        return { t: 'lit', v: JSON.parse(p.text[0] === '"' ? p.text : `"${p.text.slice(1, -1).replace(/"/g, '\\"')}"`) as string };
+      } catch {
+        // a raw control character (a tab) or an escape JSON does not know (\x): a syntax error, not a crash
+        throw new ConditionSyntaxError(src, `invalid string ${p.text.slice(0, 40)} (control characters and escapes other than \\" \\\\ \\n \\t \\uXXXX are not allowed)`, p.pos);
+      }
+    }
     if (p.kind === 'op' && p.text === '(') {
       const e = or();
       if (!isOp(')')) fail('expected ")"');

@@ -44,7 +44,13 @@ export function parseCatalogueFile(file: string, text: string, connectorOps: Set
   if (doc.errors.length > 0) {
     return { errors: doc.errors.map((e) => ({ file, path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '', message: `not valid YAML: ${e.message.split('\n')[0]}` })) };
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    // an alias to an anchor that does not exist, or too many aliases (an "alias bomb"), throws here
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    return { errors: [{ file, path: '', message: `not valid YAML: ${(e as Error).message.split('\n')[0]}` }] };
+  }
   const parsed = catalogueItemSchema.safeParse(raw);
   if (!parsed.success) {
     return { errors: parsed.error.issues.map((i) => ({ file, path: zodPath(i.path), message: i.message })) };
