@@ -41,7 +41,9 @@ function toPerson(r: Record<string, unknown>): Person {
 
 export const normEmail = (e: string): string => e.trim().toLowerCase();
 
+/** The person with this e-mail (any case), or undefined; undefined too for text no e-mail can be (a NUL, which PostgreSQL would refuse). */
 export async function findPerson(q: Queryable, email: string): Promise<Person | undefined> {
+  if (typeof email !== 'string' || email.includes('\u0000')) return undefined;
   const r = await q.query(`${SELECT} WHERE p.email = $1`, [normEmail(email)]);
   return r.rows[0] ? toPerson(r.rows[0]) : undefined;
 }

@@ -90,6 +90,7 @@ export function licencesRouter(d: LicencesRouteDeps): express.Router {
     if (!who) return;
     const b = patchBody.safeParse(res.locals.actor ? { ...(req.body ?? {}), actor: who } : req.body ?? {});
     if (!b.success) { res.status(400).json({ error: 'invalid_body', message: 'PATCH /admin/api/licences/<product> with {"actor", "title"?, "seats"?, "costPerSeat"?, "owner"?}', fields: issues(b.error) }); return; }
+    if (!PRODUCT_PATTERN.test(String(req.params.product))) { res.status(404).json({ error: 'not_found', message: 'no licence pool with that key (lower-case letters, digits and -)' }); return; }
     try {
       const { actor: _a, ...patch } = b.data;
       await d.licences.updatePool(String(req.params.product), patch, who);
@@ -106,7 +107,7 @@ export function licencesRouter(d: LicencesRouteDeps): express.Router {
   r.get('/:product/waitlist', async (req, res) => {
     if (!(await admin(req, res))) return;
     const p = String(req.params.product);
-    if (!(await d.licences.getPool(p))) { res.status(404).json({ error: 'not_found', message: `no licence pool "${p}"` }); return; }
+    if (!PRODUCT_PATTERN.test(p) || !(await d.licences.getPool(p))) { res.status(404).json({ error: 'not_found', message: `no licence pool "${p}"` }); return; }
     res.json({ product: p, waiting: await d.licences.waitlist(p) });
   });
 
