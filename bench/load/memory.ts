@@ -20,7 +20,8 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { writeHeapSnapshot } from 'node:v8';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createApp } from '../../src/app.js';
@@ -47,6 +48,7 @@ const args = parseCli(NAME, 'RSS and heap after GC every N handled Slack message
   pglite: { type: 'boolean', default: false, help: 'embedded PGlite (in this process) instead of PostgreSQL' },
   'db-url': { type: 'string', help: 'PostgreSQL server for the throwaway database (default $BENCH_DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)' },
   'analyze-every': { type: 'string', help: 'seconds between ANALYZEs standing in for autovacuum (default 30 when the server has autovacuum off, else 0; see bench/README.md)' },
+  'heap-snapshots': { type: 'string', help: 'a folder: V8 heap snapshots at the middle and the last sample (diff: npx tsx bench/support/heap-diff.ts a b); writing one inflates RSS from then on' },
   'keep-log': { type: 'boolean', default: false, help: 'keep the app log (its path is printed)' },
   json: { type: 'boolean', default: false, help: 'print one JSON line last' },
 });
@@ -163,6 +165,11 @@ async function main(): Promise<void> {
       const secs = (performance.now() - w0) / 1000;
       const s = await sample(seq, (performance.now() - t0) / 1000, (seq - from) / secs);
       samples.push(s);
+      const snapshotAt = [Math.ceil(MESSAGES / EVERY / 2) * EVERY, MESSAGES];
+      if (args['heap-snapshots'] && snapshotAt.includes(seq)) {
+        await mkdir(args['heap-snapshots'], { recursive: true });
+        log(`heap snapshot: ${writeHeapSnapshot(path.join(args['heap-snapshots'], `errand-${seq}.heapsnapshot`))}`);
+      }
       log(`at ${seq} messages: RSS ${mib(s.rssBytes)} MiB, heap ${mib(s.heapUsedBytes)} MiB, ${num(s.perSecond)} messages/s${httpErrors || timedOut ? `; ${httpErrors} HTTP errors, ${timedOut} without a reply in ${REPLY_TIMEOUT_S} s` : ''}`);
     }
     client.close();
