@@ -137,6 +137,15 @@ export class FulfilmentRunner {
       for (const [id, row] of rows) if (row.status === 'done') { tctx.steps[id] = row.output ?? {}; rc.masked.steps[id] = row.output ?? {}; }
       const failed = [...rows.values()].find((x) => x.status === 'failed');
       if (failed) await recordFailure(db, { requestId: r.id, itemId: r.itemId, stepId: failed.stepId, action: wf.find((s) => s.id === failed.stepId)?.action, outcome: 'failed', attempt: failed.attempts, error: failed.error ?? 'failed' }); // no-op when the run below recorded it
+      // A step still `running` here was left by a worker that died: its outcome is in doubt (the backend may
+      // have done it). Finish it first with the same idempotency key, as a failed step's siblings are finished
+      // when nobody crashes, so that compensation undoes everything that was really done.
+      const inDoubt = failed ? wf.filter((s) => rows.get(s.id)?.status === 'running') : [];
+      if (inDoubt.length) {
+        const outcomes = await Promise.all(inDoubt.map((s) => this.runStep(rc, s, rows.get(s.id)!)));
+        if (outcomes.includes('lost')) return; // another worker owns this request now
+        continue;
+      }
       if (failed) { await compensate(this.deps, rc, rows, failed.stepId, failed.error ?? 'failed'); await this.release(r.id); await this.deps.metrics?.requestEnded(r.id); await this.deps.checks?.requestEnded(r.id); return; }
       const settled = (id: string) => ['done', 'skipped'].includes(rows.get(id)?.status ?? '');
       const now = Date.now();

@@ -20,8 +20,11 @@ export async function compensate(deps: FulfilmentDeps, rc: RunContext, rows: Map
   const { r, tctx } = rc;
   const db = deps.db;
   const byId = new Map(r.item.workflow.map((s) => [s.id, s]));
-  const toUndo = [...rows.values()]
-    .filter((x) => x.status === 'done' && byId.get(x.stepId)?.undo && x.undoStatus !== 'done')
+  // every completed step with an undo; those undone already (by a run that crashed before the
+  // request was marked failed) count as rolled back, not as "nothing to roll back"
+  const undoable = [...rows.values()].filter((x) => x.status === 'done' && byId.get(x.stepId)?.undo);
+  const toUndo = undoable
+    .filter((x) => x.undoStatus !== 'done')
     .sort((a, b) => (b.finishedAt?.getTime() ?? 0) - (a.finishedAt?.getTime() ?? 0));
   const failedUndos: string[] = [];
   for (const row of toUndo) {
@@ -47,8 +50,8 @@ export async function compensate(deps: FulfilmentDeps, rc: RunContext, rows: Map
   }
 
   const failedLabel = byId.get(failedStep)?.label ?? failedStep;
-  const rolledBack = toUndo.length > 0 && failedUndos.length === 0;
-  const outcome = toUndo.length === 0 ? 'nothing to roll back' : rolledBack ? 'rolled back' : `rollback incomplete (${failedUndos.join(', ')}): manual task created`;
+  const rolledBack = undoable.length > 0 && failedUndos.length === 0;
+  const outcome = undoable.length === 0 ? 'nothing to roll back' : rolledBack ? 'rolled back' : `rollback incomplete (${failedUndos.join(', ')}): manual task created`;
   await db.transaction(async (tx) => {
     const failed = await transition(tx, r.id, ['in-fulfilment'], 'failed', 'system', `step ${failedStep} failed: ${error}; ${outcome}`);
     if (!failed) return;
@@ -60,7 +63,7 @@ export async function compensate(deps: FulfilmentDeps, rc: RunContext, rows: Map
         description: `Step "${failedStep}" failed: ${error}. ${failedUndos.length ? `Could not undo: ${failedUndos.join(', ')}.` : ''}${r.item.exceptionProcedure ? `\nProcedure: ${r.item.exceptionProcedure}` : ''}${runbookBlock(runbooksFor(r.item, failedStep))}`,
       })).ref;
     }
-    await audit(tx, { actor: 'system', action: 'request.failed', subject: r.ref, detail: { step: failedStep, error, outcome, undone: toUndo.map((x) => x.stepId).filter((x) => !failedUndos.includes(x)), case: caseRef ?? null } });
+    await audit(tx, { actor: 'system', action: 'request.failed', subject: r.ref, detail: { step: failedStep, error, outcome, undone: undoable.map((x) => x.stepId).filter((x) => !failedUndos.includes(x)), case: caseRef ?? null } });
     const text = rolledBack
       ? `${r.ref}: ${r.item.title} could not be completed: "${failedLabel}" failed (${error}). Everything already done was undone, so nothing is half-finished. The service desk has been told.`
       : `${r.ref}: an automatic step failed (${failedLabel}: ${error}). A fulfiller has been given case ${caseRef ?? ''} and will finish it by hand.${failedUndos.length ? ' Some changes could not be undone automatically; the case covers them.' : ''}`;
