@@ -177,7 +177,7 @@ export class FulfilmentRunner {
     const input = renderTemplate(s.inputs, tctx) as Record<string, unknown>;
     const backend = this.deps.invoker.backendOf(s.action, input);
     const policy = retryPolicyOf(s, this.deps.connectorRetry?.(backend), this.deps.defaultRetry);
-    if (this.deps.invoker.breakers.state(backend) === 'open') return this.deferOrManual(rc, s, backend, 'backend unavailable (circuit open)', row.attempts, policy, true);
+    if (this.deps.invoker.breakers.refuses(backend)) return this.deferOrManual(rc, s, backend, 'backend unavailable (circuit open)', row.attempts, policy, true);
 
     const token = randomUUID();
     const maskedInput = renderTemplate(s.inputs, rc.masked);

@@ -15,6 +15,7 @@ const NAMES: Record<number, BreakerState> = { [CircuitState.Closed]: 'closed', [
 
 export class BreakerRegistry {
   private readonly breakers = new Map<string, { policy: CircuitBreakerPolicy; config: BreakerConfig }>();
+  private readonly openedAt = new Map<string, number>();
 
   constructor(
     private readonly configFor: (backend: string) => BreakerConfig,
@@ -29,7 +30,7 @@ export class BreakerRegistry {
         halfOpenAfter: config.halfOpenAfterMs,
         breaker: new CountBreaker({ threshold: config.failureRatio, size: config.windowSize, minimumNumberOfCalls: config.minCalls }),
       });
-      policy.onBreak(() => this.onChange(backend, 'open'));
+      policy.onBreak(() => { this.openedAt.set(backend, Date.now()); this.onChange(backend, 'open'); });
       policy.onHalfOpen(() => this.onChange(backend, 'half-open'));
       policy.onReset(() => this.onChange(backend, 'closed'));
       b = { policy, config };
@@ -41,6 +42,19 @@ export class BreakerRegistry {
   state(backend: string): BreakerState {
     const b = this.breakers.get(backend);
     return b ? NAMES[b.policy.state] ?? 'closed' : 'closed';
+  }
+
+  /**
+   * True while the breaker refuses calls: open and its half-open pause not over yet (or isolated).
+   * cockatiel stays `open` until the next call after the pause, which becomes the half-open probe, so
+   * callers that skip the backend while it is open must ask this, not `state() === 'open'`, or the
+   * probe never happens and the breaker never closes.
+   */
+  refuses(backend: string): boolean {
+    const b = this.breakers.get(backend);
+    if (!b) return false;
+    if (b.policy.state === CircuitState.Isolated) return true;
+    return b.policy.state === CircuitState.Open && Date.now() - (this.openedAt.get(backend) ?? 0) < b.config.halfOpenAfterMs;
   }
 
   /** Every backend seen so far and its breaker state. */
