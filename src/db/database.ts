@@ -32,6 +32,12 @@ function wrap(kind: Database['kind'], pool: pg.Pool, close: () => Promise<void>)
       // written, so it is safe to run it again; transaction bodies only touch the database.
       for (let attempt = 1; ; attempt++) {
         const client = await pool.connect();
+        // A checked-out client has no 'error' listener of the pool's: if the server drops the connection
+        // between two queries of this transaction (a restart), 'error' would be unhandled and crash the
+        // process. The next query fails instead, and the broken client is destroyed on release.
+        let broken: Error | undefined;
+        const onError = (e: Error) => { broken = e; };
+        client.on('error', onError);
         try {
           await client.query('BEGIN');
           const result = await txScope.run(client, () => fn(client as unknown as Queryable));
@@ -46,7 +52,8 @@ function wrap(kind: Database['kind'], pool: pg.Pool, close: () => Promise<void>)
           }
           throw e;
         } finally {
-          client.release();
+          client.off('error', onError);
+          client.release(broken);
         }
       }
     },

@@ -37,8 +37,11 @@ export function createAgendaQueue(o: AgendaQueueOptions): JobQueue {
   (backend as unknown as { notificationChannel?: { on(e: 'error', f: (err: Error) => void): void } }).notificationChannel
     ?.on('error', (err) => o.log.warn({ err: err.message }, 'job queue notification channel error (it reconnects)'));
   let running = false;
-  let lastError: string | undefined;
-  agenda.on('error', (e: Error) => { lastError = e.message; o.log.error({ err: e.message }, 'job runner error'); });
+  // Agenda reports each failed poll (database unreachable, ...) as 'error'; health is degraded while
+  // such errors are recent, and recovers once polling has worked for a while (a restarted database).
+  let lastError: { message: string; at: number } | undefined;
+  const errorWindowMs = Math.max(10_000, 5 * (typeof o.processEvery === 'number' ? o.processEvery : 2000));
+  agenda.on('error', (e: Error) => { lastError = { message: e.message, at: Date.now() }; o.log.error({ err: e.message }, 'job runner error'); });
   agenda.on('fail', (e: Error, job: Job) => { o.log.warn({ job: job.attrs.name, err: e.message, failCount: job.attrs.failCount }, 'job failed'); });
 
   return {
@@ -71,7 +74,8 @@ export function createAgendaQueue(o: AgendaQueueOptions): JobQueue {
     async health() {
       try {
         const r = await o.pool.query(`SELECT count(*)::int AS n FROM ${AGENDA_TABLE} WHERE next_run_at <= now() AND locked_at IS NULL AND disabled = false`);
-        return { ok: running && !lastError, running, queued: (r.rows[0] as { n: number }).n, ...(lastError ? { error: lastError } : {}) };
+        const recent = lastError && Date.now() - lastError.at < errorWindowMs ? lastError.message : undefined;
+        return { ok: running && !recent, running, queued: (r.rows[0] as { n: number }).n, ...(recent ? { error: recent } : {}) };
       } catch (e) {
         return { ok: false, running, error: (e as Error).message };
       }
