@@ -10,7 +10,7 @@
  * RequestService.submit (what the REST API and the dialogs call), so each is approved at once and its
  * fulfilment job enqueued.
  *
- * Two phases, run for errand and then for the reference:
+ * Two phases, run for the reference and then for errand:
  *   backlog — N requests are submitted while the runner is stopped, then it starts: completed/s
  *             (N / time from start to the last completion) and the queue depth while it drains;
  *   paced   — M requests arrive at R per second with the runner running: job pick-up latency (due →
@@ -375,12 +375,14 @@ async function main(): Promise<void> {
     const analyze = await analyzePolicy(t, args['analyze-every']);
     log(analyze.note);
     const analyzer = t.kind === 'postgres' && analyze.everyS > 0 ? periodicAnalyze(t.url, analyze.everyS, (e) => log(`ANALYZE failed: ${e.message}`)) : undefined;
-    const e = await runErrand(db, backend, tmp, t);
+    // the reference first: after app.stop() a caller-owned PGlite database answers no more queries
+    // (see bench/README.md, findings), and the order does not matter on PostgreSQL
     let r: RunResult | null = null;
     if (!args['skip-reference']) {
-      backend.reset();
       r = await runReference(db, backend);
+      backend.reset();
     }
+    const e = await runErrand(db, backend, tmp, t);
     await analyzer?.stop();
     report(e, r, { statistics: analyze.note, database: t.kind, n: N, pacedN: PACED, rate: RATE, concurrency: CONCURRENCY, backendLatencyMs: BACKEND_LATENCY, processEveryMs: PROCESS_EVERY, refPollMs: REF_POLL });
   } finally {
