@@ -39,7 +39,8 @@ export function normaliseText(text: string): string {
 }
 
 function expand(token: string): string[] {
-  const fixed = CONTRACTIONS[token];
+  // own keys only: "constructor" or "__proto__" in a message found Object.prototype's and broke classification
+  const fixed = Object.hasOwn(CONTRACTIONS, token) ? CONTRACTIONS[token] : undefined;
   if (fixed) return fixed;
   for (const [suffix, word] of SUFFIXES) {
     if (token.length > suffix.length && token.endsWith(suffix)) {
