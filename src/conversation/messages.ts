@@ -53,6 +53,8 @@ export function cleanInbound(ev: InboundEvent): InboundEvent {
   const clean = (s: string | undefined) => (s !== undefined && s.includes('\u0000') ? s.replace(/\u0000/g, '') : s);
   return {
     ...ev,
+    conversationId: clean(ev.conversationId)!,
+    personEmail: clean(ev.personEmail)!,
     ...(ev.text !== undefined ? { text: clean(ev.text) } : {}),
     ...(ev.action ? { action: { id: clean(ev.action.id)!, ...(ev.action.value !== undefined ? { value: clean(ev.action.value) } : {}) } } : {}),
   };

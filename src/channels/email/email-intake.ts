@@ -59,8 +59,27 @@ type Outcome = { status: InboundStatus; reason?: string; from?: string; person?:
 /** The Message-ID of a raw mail from its header block, or undefined. */
 export function rawMessageId(raw: Buffer): string | undefined {
   const head = raw.subarray(0, Math.min(raw.length, 256 * 1024)).toString('latin1').split(/\r?\n\r?\n/)[0]!.replace(/\r?\n[ \t]+/g, ' ');
-  const m = /^message-id:\s*(<[^<>\s]{1,900}>)/im.exec(head);
+  const m = /^message-id:\s*(<[^<>\s\u0000]{1,900}>)/im.exec(head); // a NUL could not be stored: the raw mail's hash is the key then
   return m?.[1];
+}
+
+/**
+ * The parsed mail with NUL characters removed from every string in it (subject, addresses, headers,
+ * text, file names): PostgreSQL stores none, and a header carrying one made the mail fail unanswered.
+ * Attachment contents (Buffers) are untouched.
+ */
+export function withoutNul<T>(value: T): T {
+  const seen = new Set<unknown>();
+  const clean = (v: unknown): unknown => {
+    if (typeof v === 'string') return v.includes('\u0000') ? v.replace(/\u0000/g, '') : v;
+    if (v === null || typeof v !== 'object' || seen.has(v) || Buffer.isBuffer(v) || ArrayBuffer.isView(v) || v instanceof Date) return v;
+    seen.add(v);
+    if (Array.isArray(v)) { for (let i = 0; i < v.length; i++) v[i] = clean(v[i]); return v; }
+    if (v instanceof Map) { for (const [k, x] of v) v.set(k, clean(x)); return v; }
+    for (const k of Object.keys(v)) (v as Record<string, unknown>)[k] = clean((v as Record<string, unknown>)[k]);
+    return v;
+  };
+  return clean(value) as T;
 }
 
 export class EmailIntake extends DeliveryLoop {
@@ -104,7 +123,7 @@ export class EmailIntake extends DeliveryLoop {
   private async process(row: InboundRow): Promise<void> {
     let out: Outcome;
     try {
-      const parsed = await simpleParser(row.raw ?? Buffer.alloc(0), { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, maxHtmlLengthToParse: 2_000_000 });
+      const parsed = withoutNul(await simpleParser(row.raw ?? Buffer.alloc(0), { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, maxHtmlLengthToParse: 2_000_000 }));
       out = await this.handleMail(row, parsed);
     } catch (e) {
       this.d.log.error({ err: (e as Error).message, mail: row.id }, 'e-mail processing failed');

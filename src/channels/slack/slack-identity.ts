@@ -11,9 +11,17 @@ export class SlackIdentities {
 
   /** The directory person of a Slack user, or undefined (no e-mail, or not in the directory). */
   async personOf(userId: string): Promise<Person | undefined> {
+    if (typeof userId !== 'string' || !/^[A-Za-z0-9]{1,64}$/.test(userId)) return undefined; // not a Slack user id (U0123ABC, W0123ABC)
     const cached = await this.db.query<{ person_email: string }>(`SELECT person_email FROM channel_identities WHERE channel = 'slack' AND external_id = $1`, [userId]);
     if (cached.rows[0]) return findPerson(this.db, cached.rows[0].person_email);
-    const info = await this.client.users.info({ user: userId });
+    let info: Awaited<ReturnType<WebClient['users']['info']>>;
+    try {
+      info = await this.client.users.info({ user: userId });
+    } catch (e) {
+      // a user id Slack does not know (deleted, or not a user): nobody we can act for
+      if ((e as { data?: { error?: string } }).data?.error === 'user_not_found') return undefined;
+      throw e;
+    }
     const email = info.user?.profile?.email?.toLowerCase();
     if (!email) return undefined;
     const person = await findPerson(this.db, email);

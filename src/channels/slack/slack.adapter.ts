@@ -144,7 +144,7 @@ export function createSlackAdapter(d: SlackAdapterDeps): SlackAdapter {
   /** Resolves the Slack user; tells them plainly when they are not in the directory (audited: nothing is done for them). */
   async function who(userId: string, replyChannel?: string, what = 'message'): Promise<Person | undefined> {
     const p = await ids.personOf(userId);
-    if (!p) await audit(d.db, { actor: `slack:${userId.slice(0, 40)}`, action: 'channel.unknown-user', subject: 'slack', detail: { what } });
+    if (!p) await audit(d.db, { actor: `slack:${String(userId ?? '').slice(0, 40)}`, action: 'channel.unknown-user', subject: 'slack', detail: { what } });
     if (!p && replyChannel) {
       await client.chat.postMessage({ channel: replyChannel, text: 'I could not find your Slack e-mail address in the company directory, so I cannot take requests from you. Please contact the service desk.' });
     }

@@ -11,7 +11,7 @@ export class TeamsStore {
 
   async saveReference(ref: Partial<ConversationReference>, personEmail: string | null): Promise<void> {
     const id = ref.conversation?.id;
-    if (!id) return;
+    if (!id || JSON.stringify(ref).includes('\\u0000')) return; // PostgreSQL stores no NUL; the Bot Framework never sends one
     const kind = ref.conversation?.conversationType ?? 'personal';
     await this.db.query(
       `INSERT INTO teams_conversations (conversation_id, person_email, kind, reference) VALUES ($1, $2, $3, $4)
@@ -32,6 +32,7 @@ export class TeamsStore {
   /** The person behind a Teams user: cached by AAD object id, else `lookupEmail()` (the roster) once. */
   async personOf(aadObjectId: string | undefined, teamsUserId: string, lookupEmail: () => Promise<string | undefined>): Promise<Person | undefined> {
     const key = aadObjectId ?? teamsUserId;
+    if (typeof key !== 'string' || !key || key.includes('\u0000')) return undefined;
     const cached = await this.db.query<{ person_email: string }>(`SELECT person_email FROM channel_identities WHERE channel = 'teams' AND external_id = $1`, [key]);
     if (cached.rows[0]) return findPerson(this.db, cached.rows[0].person_email);
     const email = (await lookupEmail())?.toLowerCase();

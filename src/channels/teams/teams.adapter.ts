@@ -59,6 +59,7 @@ export function createTeamsAdapter(d: TeamsAdapterDeps): TeamsAdapter {
   /** The directory person of the activity's sender (roster e-mail, or the Emulator's user name). */
   async function who(ctx: TurnContextT): Promise<Person | undefined> {
     const from = ctx.activity.from;
+    if (typeof from?.id !== 'string' || !from.id) return undefined; // the Bot Framework always sends one; nobody to act for without it
     return store.personOf(from.aadObjectId, from.id, async () => {
       if (ctx.activity.channelId !== 'msteams') return from.name?.includes('@') ? from.name : from.id.includes('@') ? from.id : undefined;
       try {
@@ -85,6 +86,16 @@ export function createTeamsAdapter(d: TeamsAdapterDeps): TeamsAdapter {
 
     protected override async onAdaptiveCardInvoke(ctx: TurnContextT, invokeValue: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
       return onCardAction(ctx, invokeValue);
+    }
+
+    // botbuilder reads value.action.type without checking: an invoke without an action object threw a
+    // TypeError, answered 501 after the turn failed. It is the sender's mistake: 400.
+    protected override async onInvokeActivity(ctx: TurnContextT): Promise<botbuilder.InvokeResponse> {
+      const v = ctx.activity.value as { action?: unknown } | undefined;
+      if (ctx.activity.name === 'adaptiveCard/action' && v && (typeof v !== 'object' || typeof v.action !== 'object' || v.action === null)) {
+        return { status: 400, body: { statusCode: 400, type: 'application/vnd.microsoft.error', value: { code: 'BadRequest', message: 'An adaptiveCard/action invoke needs value.action (an Action.Execute).' } } };
+      }
+      return super.onInvokeActivity(ctx);
     }
   }
   const bot = new ErrandBot();
