@@ -92,10 +92,20 @@ export class FulfilmentRunner {
   async run(requestId: string, job: JobContext): Promise<void> {
     const claimed = await this.claim(requestId);
     if (!claimed) {
-      this.deps.log.debug({ requestId }, 'fulfilment: not claimable (done, running elsewhere or not approved)');
+      // Still leased by another worker. If that worker died, its job lock can expire before its lease (the lock
+      // is renewed after the lease, and was taken before the claim): look again when the lease ends, instead of
+      // leaving the request to the stranded-request sweep (found by test/faults/kill-worker.test.ts under load).
+      const leased = await this.deps.db.query<{ ms: number }>(
+        `SELECT ceil(GREATEST(0, EXTRACT(EPOCH FROM lease_until - now())) * 1000)::int AS ms FROM requests
+          WHERE id = $1 AND status = 'in-fulfilment' AND lease_until >= now() AND lease_owner IS DISTINCT FROM $2`, [requestId, this.deps.workerId]);
+      if (leased.rows[0]) await this.deps.queue.enqueue(FULFIL_RETRY_JOB, { requestId }, { delayMs: leased.rows[0].ms + 250 });
+      this.deps.log.debug({ requestId, leased: Boolean(leased.rows[0]) }, 'fulfilment: not claimable (done, running elsewhere or not approved)');
       return;
     }
     const db = this.deps.db;
+    // The job's lock was taken before the claim (the job may have waited for a free slot): renew it now, so
+    // that it outlives the lease.
+    await job.touch().catch(() => undefined);
     const heartbeat = setInterval(() => {
       void db.query(`UPDATE requests SET lease_until = now() + make_interval(secs => $3) WHERE id = $1 AND lease_owner = $2`, [requestId, this.deps.workerId, this.deps.leaseMs / 1000])
         .then(() => job.touch()).catch(() => undefined);
