@@ -16,7 +16,9 @@
  * carry the same key and body. After the last run no Agenda job may hold a lock older than the
  * lease, and no request may be left in fulfilment.
  *
- * FAULTS_KILL_RUNS (default 50) and FAULTS_SEED (default 1337) set the repetition and the seed.
+ * FAULTS_KILL_RUNS (default 50: about 100 s on 2 cores, the whole faults suite about 105 s) and
+ * FAULTS_SEED (default 1337) set the repetition and the seed; FAULTS_KILL_SPARES (default 2) the
+ * number of warm standby workers.
  * Needs PostgreSQL (several processes share the database): TEST_DATABASE_URL, else a throwaway
  * cluster (initdb), else the suite is skipped with a message.
  */
@@ -152,7 +154,12 @@ maybe(`kill -9 at ${RUNS} seeded random points of fulfilment: every request ends
     spares.push(spawnStandby());
 
     const ends = await waitTerminal(q, requests.map((x) => x.id), 60_000).catch(async (e: Error) => {
-      throw new Error(`run ${run} (${describePlan(plan)}): ${e.message}\nsteps: ${JSON.stringify(await q(`SELECT request_id, step_id, status, attempts, error FROM fulfilment_steps WHERE request_id = ANY($1) ORDER BY request_id, step_index`, [requests.map((x) => x.id)]))}\nworker stderr: ${active.stderr.slice(-2000)}`);
+      const ids = requests.map((x) => x.id);
+      throw new Error(`run ${run} (${describePlan(plan)}): ${e.message}`
+        + `\nrequests: ${JSON.stringify(await q(`SELECT id, status, lease_owner, lease_until, updated_at, now() AS now FROM requests WHERE id = ANY($1)`, [ids]))}`
+        + `\njobs: ${JSON.stringify(await q(`SELECT name, data, locked_at, next_run_at, last_run_at, last_finished_at, fail_count, fail_reason, last_modified_by FROM agenda_jobs WHERE data->>'requestId' = ANY($1)`, [ids]))}`
+        + `\nevents: ${JSON.stringify(await q(`SELECT request_id, kind, actor, detail, created_at FROM request_events WHERE request_id = ANY($1) AND kind LIKE 'fulfilment%' ORDER BY id`, [ids]))}`
+        + `\nsteps: ${JSON.stringify(await q(`SELECT request_id, step_id, status, attempts, error FROM fulfilment_steps WHERE request_id = ANY($1) ORDER BY request_id, step_index`, [ids]))}\nworker stderr: ${active.stderr.slice(-2000)}`);
     });
     const tDone = Date.now();
     const outcomes: string[] = [];

@@ -139,14 +139,16 @@ maybe('restarts of PostgreSQL (fast, then immediate) during Slack traffic: the a
   outcomes = await look();
 
   // never twice: no event became two triage items or two replies
-  const duplicated = outcomes.filter((o) => o.items > 1 || o.replies > 1 || o.keys > 1 || !o.markerOk || !o.replyOk).map((o) => o.line);
+  const duplicated = outcomes.filter((o) => o.items > 1 || o.replies > 1 || o.keys > 1 || !o.markerOk).map((o) => o.line);
   expect(duplicated).toEqual([]);
   const noReply = outcomes.filter((o) => o.items === 1 && o.replies === 0).map((o) => o.line);
   const processed = outcomes.filter((o) => o.items === 1 && o.replies === 1).length;
   const lost = outcomes.filter((o) => o.items === 0 && o.keys === 0).length;
   const halfWritten = outcomes.filter((o) => o.items === 0 && o.keys === 1).length;
+  const sorry = outcomes.filter((o) => o.replies === 1 && !o.replyOk).length; // "something went wrong ... please try again"
+
   process.stdout.write(`\npg-restart faults: ${EVENTS} events during 2 restarts (${downs.join(', ')}); ${processed} processed once, ${lost} acknowledged but lost, `
-    + `${halfWritten} recorded as received but never processed, ${noReply.length} triage item without reply; `
+    + `${halfWritten} recorded as received but never processed (${sorry} of them answered "please try again"), ${noReply.length} triage item without reply; `
     + `${deliveries.filter((d) => d.attempts.length > 1).length} redelivered (a non-2xx answer); ${Math.round((Date.now() - started) / 1000)} s\n`);
   expect(processed).toBeGreaterThan(0);
 
@@ -175,7 +177,7 @@ maybe('restarts of PostgreSQL (fast, then immediate) during Slack traffic: the a
  */
 (unavailable ? it.skip : it.failing)('KNOWN BUG: every event acknowledged during the restarts is processed exactly once (none lost, none half-written)', () => {
   expect(outcomes).toBeDefined();
-  // processed exactly once and whole: the triage item, its reply, the dedupe key
-  const wrong = outcomes!.filter((o) => !(o.items === 1 && o.replies === 1 && o.keys === 1)).map((o) => o.line);
+  // processed exactly once and whole: the triage item, its reply (not "please try again"), the dedupe key
+  const wrong = outcomes!.filter((o) => !(o.items === 1 && o.replies === 1 && o.replyOk && o.keys === 1)).map((o) => o.line);
   expect(wrong).toEqual([]);
 });
