@@ -5,8 +5,8 @@
  * touched. PostgreSQL refuses to run as root: as root, every command runs as the `postgres` user
  * (`runuser -u postgres --`) and the temp dir is handed to that user.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -94,6 +94,14 @@ export async function startPgCluster(o: { prefix?: string } = {}): Promise<PgClu
   await c.query('SELECT 1');
   await c.end();
   let destroyed = false;
+  // a test process that ends without destroy() (a crash, a forced exit) must not leave a server running
+  const onExit = () => {
+    if (destroyed) return;
+    const args = [path.join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', 'stop'];
+    try { execFileSync(asRoot ? 'runuser' : args[0]!, asRoot ? ['-u', 'postgres', '--', ...args] : args.slice(1), { stdio: 'ignore', timeout: 20_000 }); } catch { /* not running */ }
+    try { rmSync(dir, { recursive: true, force: true }); } catch { /* gone */ }
+  };
+  process.once('exit', onExit);
   return {
     port, dir, url, stop, start,
     async restart(mode, downMs = 0) {
@@ -105,6 +113,7 @@ export async function startPgCluster(o: { prefix?: string } = {}): Promise<PgClu
     async destroy() {
       if (destroyed) return;
       destroyed = true;
+      process.removeListener('exit', onExit);
       await stop('immediate').catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     },
