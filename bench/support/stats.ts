@@ -1,6 +1,7 @@
 /**
  * Small statistics and formatting helpers shared by the load benchmarks (bench/load/*).
  */
+import { mulberry32 } from '../../test/support/rng.js';
 
 /** Nearest-rank percentile of an ascending array (q in 0..1); NaN for an empty array. */
 export function percentile(sorted: readonly number[], q: number): number {
@@ -53,13 +54,4 @@ export function jsonLine(o: unknown): string {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A small seeded PRNG (mulberry32): the same run picks the same users and texts. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;

@@ -24,7 +24,7 @@ import { checkDialogStart, continueDialog, startDialog, type DialogData, type Di
 import { isCheckFailure, type CheckService } from '../requests/checks/check-service.js';
 import { cleanInbound, type InboundEvent, type OutMessage } from './messages.js';
 import { postMessage } from './outbox.repository.js';
-import { personMentions, type PersonRef, type PersonResolver } from './extract.js';
+import { directoryPersonResolver } from './person-resolver.js';
 import type { ClassifierMetrics } from '../observability/metrics.js';
 import { versionOf } from '../catalogue/versions/live.js';
 import { alternativeFor, isOffered, refusalOf, retiredPhrase, retirementOf, type IntakeGate, type Retirement } from '../catalogue/lifecycle/intake.js';
@@ -184,25 +184,10 @@ export class ConversationService {
     if (retired) return { state: { mode: 'idle' }, messages: [retired] };
     const elig = checkEligibility(item, person);
     if (!elig.ok) return { state: { mode: 'idle' }, messages: [{ kind: 'error', text: `You can't request ${item.title}: ${elig.reason}. If you think that's wrong, ask the service desk.` }] };
-    const resolvePerson = o.text ? await this.personResolver(o.text) : undefined;
+    const resolvePerson = o.text ? await directoryPersonResolver(this.deps.db, o.text) : undefined;
     const { conversationId, ...start } = o;
     const r = startDialog(item, requesterAttributes(person), { ...start, today: this.deps.now(), ...(resolvePerson ? { resolvePerson } : {}) });
     return this.deps.checks ? checkDialogStart(item, r, requesterAttributes(person), this.deps.checks.checker(person, conversationId ?? null)) : r;
-  }
-  /**
-   * Looks up, in the directory, every person the first message mentions (e-mail, @handle, name), so the
-   * dialog can fill person fields from it: an exact e-mail or full-name match wins; otherwise every
-   * partial match is returned and more than one leaves the field to the dialog.
-   */
-  private async personResolver(text: string): Promise<PersonResolver> {
-    const hits = new Map<string, PersonRef[]>();
-    for (const m of personMentions(text).slice(0, 10)) {
-      const key = m.replace(/^@/, '').trim().toLowerCase();
-      const found = await searchPeople(this.deps.db, key);
-      const exact = found.filter((p) => p.email.toLowerCase() === key || p.name.toLowerCase() === key);
-      hits.set(m, (exact.length ? exact : found).map((p) => ({ id: p.email, name: p.name })));
-    }
-    return (m) => hits.get(m);
   }
 
 
