@@ -10,13 +10,27 @@ import type { DialogState } from './dialog-engine.js';
 const LEASE_SECONDS = 30;
 const local = new Map<string, Promise<void>>();
 
-export interface ConversationLock { token: string; state: DialogState; personEmail: string }
+export interface ConversationLock {
+  token: string; state: DialogState; personEmail: string;
+  /** Set when the turn (`o.turn`) was completed before (its state saved): a retry must not run it again. */
+  turnDone?: boolean;
+}
+
+/**
+ * A turn of the durable chat inbox (src/channels/chat-inbox.ts): `key` identifies the stored event.
+ * The lease is taken with the owner `turn:<key>`, so a retry of a turn that died holding it (database
+ * gone mid-turn) takes it back at once; the state is saved together with the record that the turn
+ * completed (one statement), so a retry after that point does nothing.
+ */
+export interface TurnOptions { turn?: string }
+
+const TURN_CHANNEL = 'turn';
 
 async function tryLease(q: Queryable, id: string, channel: string, personEmail: string, token: string): Promise<ConversationLock | undefined> {
   await q.query(`INSERT INTO conversations (id, channel, person_email) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, [id, channel, personEmail]);
   const r = await q.query<{ state: DialogState; person_email: string }>(
     `UPDATE conversations SET locked_by = $2, locked_until = now() + make_interval(secs => $3)
-     WHERE id = $1 AND (locked_until IS NULL OR locked_until < now()) RETURNING state, person_email`,
+     WHERE id = $1 AND (locked_until IS NULL OR locked_until < now() OR locked_by = $2) RETURNING state, person_email`,
     [id, token, LEASE_SECONDS],
   );
   return r.rows[0] ? { token, state: r.rows[0].state, personEmail: r.rows[0].person_email } : undefined;
@@ -24,11 +38,12 @@ async function tryLease(q: Queryable, id: string, channel: string, personEmail: 
 
 /**
  * Runs `fn` holding the conversation's lock; `fn` returns the new state, saved before the lock is
- * released. Waits (up to ~35 s) for another holder.
+ * released. Waits (up to ~35 s) for another holder. With `o.turn`, see TurnOptions.
  */
 export async function withConversation<T>(
   q: Queryable, id: string, channel: string, personEmail: string,
   fn: (lock: ConversationLock) => Promise<{ state: DialogState; result: T }>,
+  o: TurnOptions = {},
 ): Promise<T> {
   const prev = local.get(id) ?? Promise.resolve();
   let done!: () => void;
@@ -37,15 +52,24 @@ export async function withConversation<T>(
   local.set(id, chain);
   await prev;
   try {
-    const token = randomUUID();
+    const token = o.turn ? `turn:${o.turn}` : randomUUID();
     let lock: ConversationLock | undefined;
     for (let waited = 0; !(lock = await tryLease(q, id, channel, personEmail, token)); waited += 50) {
       if (waited > (LEASE_SECONDS + 5) * 1000) throw new Error(`conversation ${id} is locked`);
       await new Promise((r) => setTimeout(r, 50));
     }
     try {
+      if (o.turn) lock.turnDone = (await q.query(`SELECT 1 FROM inbound_dedupe WHERE channel = '${TURN_CHANNEL}' AND key = $1`, [o.turn])).rows.length > 0;
       const { state, result } = await fn(lock);
-      await q.query('UPDATE conversations SET state = $3, version = version + 1, updated_at = now() WHERE id = $1 AND locked_by = $2', [id, token, JSON.stringify(state)]);
+      if (o.turn) {
+        // one statement: the state and the record that this turn is complete commit together
+        await q.query(
+          `WITH saved AS (UPDATE conversations SET state = $3, version = version + 1, updated_at = now() WHERE id = $1 AND locked_by = $2 RETURNING id)
+           INSERT INTO inbound_dedupe (channel, key, owner) SELECT '${TURN_CHANNEL}', $4, $1 FROM saved ON CONFLICT DO NOTHING`,
+          [id, token, JSON.stringify(state), o.turn]);
+      } else {
+        await q.query('UPDATE conversations SET state = $3, version = version + 1, updated_at = now() WHERE id = $1 AND locked_by = $2', [id, token, JSON.stringify(state)]);
+      }
       return result;
     } finally {
       await q.query('UPDATE conversations SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2', [id, token]);

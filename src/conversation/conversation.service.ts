@@ -84,12 +84,18 @@ export class ConversationService {
     return postMessage(this.deps.db, to, m, { conversationId });
   }
 
+  /** The triage item key of an inbox turn (a retry finds the item instead of queueing another). */
+  private turnKey(ev: InboundEvent): { sourceKey?: string } {
+    return ev.deliveryKey ? { sourceKey: `turn:${ev.deliveryKey}` } : {};
+  }
+
   /** Handles one inbound event; never throws for bad user input (it answers instead). */
   async handle(inbound: InboundEvent): Promise<void> {
     const ev = cleanInbound(inbound);
     const person = await findPerson(this.deps.db, ev.personEmail);
     if (!person) {
-      await this.send(ev.personEmail.toLowerCase(), ev.conversationId, { kind: 'error', text: 'I could not find you in the company directory, so I cannot take requests from this account. Please contact the service desk.' });
+      await postMessage(this.deps.db, ev.personEmail.toLowerCase(), { kind: 'error', text: 'I could not find you in the company directory, so I cannot take requests from this account. Please contact the service desk.' },
+        { conversationId: ev.conversationId, ...(ev.deliveryKey ? { key: `turn:${ev.deliveryKey}:unknown` } : {}) });
       return;
     }
     const act = ev.action?.id ?? '';
@@ -116,13 +122,17 @@ export class ConversationService {
         await this.send(person.email, ev.conversationId, { kind: out.ok ? 'info' : 'error', text: out.message });
         return;
       }
+      const turn = ev.deliveryKey;
       await withConversation(this.deps.db, ev.conversationId, ev.channel, person.email, async (lock) => {
+        if (lock.turnDone) return { state: lock.state, result: undefined }; // a retry of a turn that completed
         const version = versionOf(this.deps.catalogue());
         const res = await this.step(lock.state, person, ev);
-        for (const m of res.messages) await this.send(person.email, ev.conversationId, m);
+        // a retry after a partial failure writes none of these twice
+        for (const [i, m] of res.messages.entries()) await postMessage(this.deps.db, person.email, m, { conversationId: ev.conversationId, ...(turn ? { key: `turn:${turn}:${i}` } : {}) });
         return { state: this.pin(res.state, version), result: undefined };
-      });
+      }, turn ? { turn } : {});
     } catch (e) {
+      if (ev.deliveryKey) throw e; // the inbox retries the turn (and answers when it gives up)
       this.deps.log.error({ err: (e as Error).message, conversation: ev.conversationId }, 'conversation error');
       await this.send(person.email, ev.conversationId, { kind: 'error', text: 'Sorry, something went wrong on my side; nothing was lost. Please try again in a moment.' });
     }
@@ -167,7 +177,7 @@ export class ConversationService {
     // idle
     if (!text && !act) return { state, messages: [] };
     if (act === 'desk:ask' && ev.action?.value?.trim()) {
-      await this.deps.triage.create({ text: ev.action.value.trim().slice(0, 2000), requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions: [], reason: 'asked for a person' });
+      await this.deps.triage.create({ text: ev.action.value.trim().slice(0, 2000), requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions: [], reason: 'asked for a person', ...this.turnKey(ev) });
       return { state, messages: [{ kind: 'info', text: "I've passed it to the service desk; someone will pick it up and I'll continue with you here." }] };
     }
     if (act) return { state, messages: [{ kind: 'info', text: 'That button belongs to a conversation that has ended. Tell me what you need.' }] };
@@ -210,7 +220,7 @@ export class ConversationService {
     }
     if (retired) {
       const suggestions = c.alternatives.filter((s) => isOffered(retirements, this.deps.catalogue(), s.intent)).slice(0, 3);
-      await this.deps.triage.create({ text, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions, reason: `classified as ${retired.itemId}, which is retired (deprecation #${retired.deprecationId}, ${retired.status === 'removed' ? 'removed' : 'until'} ${retired.until.toISOString().slice(0, 10)}) and has no alternative` });
+      await this.deps.triage.create({ text, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions, reason: `classified as ${retired.itemId}, which is retired (deprecation #${retired.deprecationId}, ${retired.status === 'removed' ? 'removed' : 'until'} ${retired.until.toISOString().slice(0, 10)}) and has no alternative`, ...this.turnKey(ev) });
       return { state: { mode: 'idle' }, messages: [{ kind: 'info', text: `${retiredPhrase(retired)}, so I've passed your message to the service desk. Someone will pick it up shortly and I'll continue with you here.` }] };
     }
     if (c.reason === 'out-of-scope' && c.confidence < OUT_OF_SCOPE_FLOOR) {
@@ -222,7 +232,7 @@ export class ConversationService {
       }] };
     }
     const suggestions = [...(c.intent ? [{ intent: c.intent, confidence: c.confidence }] : []), ...c.alternatives].filter((s) => isOffered(retirements, this.deps.catalogue(), s.intent)).slice(0, 3);
-    await this.deps.triage.create({ text, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions, reason: c.reason });
+    await this.deps.triage.create({ text, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions, reason: c.reason, ...this.turnKey(ev) });
     return { state: { mode: 'idle' }, messages: [{ kind: 'info', text: "I'm not sure which request that is, so I've passed it to the service desk. Someone will pick it up shortly and I'll continue with you here." }] };
   }
 
@@ -234,12 +244,12 @@ export class ConversationService {
       const text = eff.d.originalText ?? item.title;
       const retirements = await this.retirements();
       const alternatives = (await this.deps.classifier().classify(text)).alternatives.filter((a) => a.intent !== item.id && isOffered(retirements, this.deps.catalogue(), a.intent)).slice(0, 3);
-      await this.deps.triage.create({ text, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions: alternatives, reason: `misclassified as ${item.id}` });
+      await this.deps.triage.create({ text, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions: alternatives, reason: `misclassified as ${item.id}`, ...this.turnKey(ev) });
       await audit(this.deps.db, { actor: person.email, action: 'nlu.corrected', subject: ev.conversationId, detail: { text, wrongIntent: item.id } });
       return res;
     }
     if (eff.type === 'handover') {
-      await this.deps.triage.create({ text: `${eff.d.originalText ?? item.title} (handed over during the ${item.title} dialog: ${eff.reason})`, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions: [{ intent: item.id, confidence: eff.d.confidence ?? 0 }], reason: 'handover' });
+      await this.deps.triage.create({ text: `${eff.d.originalText ?? item.title} (handed over during the ${item.title} dialog: ${eff.reason})`, requesterEmail: person.email, channel: ev.channel, conversationId: ev.conversationId, suggestions: [{ intent: item.id, confidence: eff.d.confidence ?? 0 }], reason: 'handover', ...this.turnKey(ev) });
       return res;
     }
     const out = await this.submit(eff.d, item, person, ev);

@@ -42,6 +42,12 @@ export interface InboundEvent {
   conversationId: string;
   text?: string;
   action?: { id: string; value?: string };
+  /**
+   * Set by the durable chat inbox (src/channels/chat-inbox.ts): the stored event's key. The turn is
+   * then safe to run again after a partial failure: replies and a triage item are keyed by it, a
+   * completed turn is not repeated, and an error is thrown (the inbox retries) instead of answered.
+   */
+  deliveryKey?: string;
 }
 
 /**

@@ -50,13 +50,18 @@ export class TriageService {
     };
   }
 
-  /** Queues a message for triage and shows it to every triage agent. */
-  async create(input: { text: string; requesterEmail: string; channel: string; conversationId: string; suggestions: { intent: string; confidence: number }[]; reason?: string }): Promise<TriageItem> {
+  /**
+   * Queues a message for triage and shows it to every triage agent. With `sourceKey` (a turn of the
+   * chat inbox), an item queued under that key before is returned as it is (a retried turn queues none twice).
+   */
+  async create(input: { text: string; requesterEmail: string; channel: string; conversationId: string; suggestions: { intent: string; confidence: number }[]; reason?: string; sourceKey?: string }): Promise<TriageItem> {
     return this.db.transaction(async (tx) => {
       const r = await tx.query(
-        `INSERT INTO triage_items (id, text, requester_email, channel, conversation_id, suggestions, status) VALUES ($1, $2, $3, $4, $5, $6, 'open') RETURNING *`,
-        [randomUUID(), input.text, input.requesterEmail, input.channel, input.conversationId, JSON.stringify(input.suggestions)],
+        `INSERT INTO triage_items (id, text, requester_email, channel, conversation_id, suggestions, status, source_key) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7)
+         ON CONFLICT (source_key) DO NOTHING RETURNING *`,
+        [randomUUID(), input.text, input.requesterEmail, input.channel, input.conversationId, JSON.stringify(input.suggestions), input.sourceKey ?? null],
       );
+      if (!r.rows[0]) return toItem((await tx.query('SELECT * FROM triage_items WHERE source_key = $1', [input.sourceKey])).rows[0]!);
       const t = toItem(r.rows[0]!);
       const requester = await findPerson(tx, input.requesterEmail);
       for (const agent of await peopleWithRole(tx, 'triage')) {

@@ -8,10 +8,15 @@
  * 5 minutes in the future; an exact replay of a correctly signed request (same timestamp, body and
  * signature, e.g. a captured button click sent again inside the 5-minute window) is acknowledged but
  * not processed (its signature is a key in inbound_dedupe); bodies over 1 MB get 413, signed bodies
- * that are not Slack payloads 400; every handler
- * acks first and works afterwards; event redeliveries are dropped by (event_id) and (channel, ts)
- * keys stored in Postgres; every decision is authorised by the services, never by who could see a
- * button. Text of people (an @mention) is escaped before it is posted back as mrkdwn.
+ * that are not Slack payloads 400. DMs and @mentions (Events API) are stored in the durable chat inbox
+ * (src/channels/chat-inbox.ts) before Slack gets its 200 — 503 when they cannot be stored, so Slack
+ * delivers them again — and processed from there; a redelivery or replay of a stored event is a
+ * duplicate of its row (event_id), another event for the same message is dropped by its (channel, ts)
+ * key. In Socket Mode Bolt acknowledges before any listener runs: the event is stored right after (the
+ * store retried while the database is down; an instance dying in between loses it). Interactive
+ * payloads (buttons, modals, slash commands) stay on Bolt: acked first, worked afterwards (Slack does
+ * not redeliver them; the person clicks again). Every decision is authorised by the services, never by
+ * who could see a button. Text of people (an @mention) is escaped before it is posted back as mrkdwn.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import bolt from '@slack/bolt';
@@ -34,6 +39,7 @@ import { catalogueModal, denyModal, esc, formValues, homeView, itemFormModal, ne
 import { slackClientOptions } from './slack-connector.js';
 import { SlackDispatcher } from './slack-dispatcher.js';
 import { firstDelivery, pruneDedupe, SlackIdentities } from './slack-identity.js';
+import { ChatInbox, claimDelivery, noteProgress, type ChatInboundRow } from '../chat-inbox.js';
 import type { ChatMetrics } from '../../observability/metrics.js';
 
 const { App, ExpressReceiver, LogLevel } = bolt;
@@ -45,6 +51,8 @@ export interface SlackAdapter {
   router: express.Router;
   client: WebClient;
   dispatcher: SlackDispatcher;
+  /** The durable inbox of DMs and @mentions (src/channels/chat-inbox.ts); processing runs between start() and stop(). */
+  inbox: ChatInbox;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -101,6 +109,29 @@ function readRawBody(signingSecret: string): express.RequestHandler[] {
   ];
 }
 
+/** An Events API body errand acts on: a DM from a person, or an @mention. */
+interface InboxBody { event_id: string; event: SlackMessageEvent }
+interface SlackMessageEvent { type: 'message' | 'app_mention'; subtype?: string; bot_id?: string; channel_type?: string; channel: string; user?: string; text?: string; ts: string; thread_ts?: string }
+
+/**
+ * What the durable inbox does with a signed Events API body: `store` (a DM from a user or an @mention:
+ * stored before the 200), `ignore` (a message event errand never acts on: bot messages, edits, other
+ * channels; answered 200 at once) or `bolt` (anything else: url_verification, App Home, ... as before).
+ */
+export function inboxDecision(body: unknown): 'store' | 'ignore' | 'bolt' {
+  const b = body as { type?: unknown; event_id?: unknown; event?: Record<string, unknown> } | null;
+  if (!b || typeof b !== 'object' || b.type !== 'event_callback' || !b.event || typeof b.event !== 'object') return 'bolt';
+  const e = b.event;
+  if (e.type !== 'message' && e.type !== 'app_mention') return 'bolt';
+  if (typeof b.event_id !== 'string' || !/^[A-Za-z0-9._:-]{1,200}$/.test(b.event_id)) return 'ignore';
+  if (typeof e.channel !== 'string' || typeof e.ts !== 'string' || typeof e.user !== 'string' || !e.user) return 'ignore';
+  if (e.type === 'message' && (e.subtype || e.bot_id || e.channel_type !== 'im')) return 'ignore';
+  return 'store';
+}
+
+/** Slack waits 3 s for the answer; a store that takes longer is answered 503 (the redelivery finds the row if it did commit). */
+const STORE_TIMEOUT_MS = 2500;
+
 function boltLogger(log: Logger) {
   let level = LogLevel.WARN;
   return {
@@ -125,7 +156,7 @@ export function createSlackAdapter(d: SlackAdapterDeps): SlackAdapter {
   const clientOptions = slackClientOptions(d.config);
   let receiver: InstanceType<typeof ExpressReceiver> | undefined;
   if (!socketMode) {
-    router.use('/slack/events', rejectSkewedTimestamps, ...readRawBody(d.config.signingSecret));
+    router.use('/slack/events', rejectSkewedTimestamps, ...readRawBody(d.config.signingSecret), (req, res, next) => { void storeEvent(req, res, next); });
     receiver = new ExpressReceiver({
       signingSecret: d.config.signingSecret, router, endpoints: '/slack/events', processBeforeResponse: false, logger,
       // Bolt has verified the signature when this runs: it becomes the replay key (below)
@@ -168,35 +199,113 @@ export function createSlackAdapter(d: SlackAdapterDeps): SlackAdapter {
   const safely = (what: string, fn: () => Promise<void>) => fn().catch((e: Error) => d.log.error({ err: e.message, what }, 'slack handler failed'));
 
   // --- messages: DMs, and @mentions in channels (the dialog continues in a DM thread) ---
-  app.event('message', async ({ event, body }) => safely('message', async () => {
-    const e = event as unknown as { subtype?: string; bot_id?: string; channel_type?: string; channel: string; user?: string; text?: string; ts: string; thread_ts?: string };
-    if (e.subtype || e.bot_id || e.channel_type !== 'im' || !e.user) return;
-    if (!(await firstDelivery(d.db, 'slack', `event:${(body as { event_id: string }).event_id}`))) return;
-    if (!(await firstDelivery(d.db, 'slack', `msg:${e.channel}:${e.ts}`))) return;
-    const person = await who(e.user, e.channel);
-    if (!person) return;
-    await d.conversation.handle({ channel: 'slack', personEmail: person.email, conversationId: `slack:${e.channel}${e.thread_ts ? `:${e.thread_ts}` : ''}`, text: e.text ?? '' });
-    await dispatcher.kick();
-  }));
+  // Stored in the durable inbox first (HTTP: before the 200, in storeEvent; Socket Mode: here, after
+  // Bolt's ack), then processed from there by processEvent.
+  const inbox = new ChatInbox({ db: d.db, log: d.log, channel: 'slack', handle: (row) => processEvent(row), onFailed: (row) => tellFailed(row) });
 
-  app.event('app_mention', async ({ event, body }) => safely('app_mention', async () => {
-    const e = event as unknown as { channel: string; user?: string; text?: string; ts: string };
-    if (!e.user) return;
-    if (!(await firstDelivery(d.db, 'slack', `event:${(body as { event_id: string }).event_id}`))) return;
-    if (!(await firstDelivery(d.db, 'slack', `msg:${e.channel}:${e.ts}`))) return;
-    const person = await who(e.user);
+  /**
+   * HTTP mode: a signed Events API body carrying a DM or an @mention is stored before it is answered:
+   * 200 once the insert committed (or the event was stored before: a redelivery, a replay), 503 when it
+   * could not be stored (Slack delivers again: after ~1 s, 1 min and 5 min). Everything else goes on to Bolt.
+   */
+  async function storeEvent(req: express.Request, res: express.Response, next: express.NextFunction): Promise<void> {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (req.get('content-type')?.startsWith('application/x-www-form-urlencoded')
+      || !signedBySlack(d.config.signingSecret, req.get('x-slack-request-timestamp'), raw, req.get('x-slack-signature'))) { next(); return; }
+    let body: unknown;
+    try { body = JSON.parse(raw.toString()); } catch { next(); return; }
+    const decision = inboxDecision(body);
+    if (decision === 'bolt') { next(); return; }
+    if (decision === 'store') {
+      const b = body as InboxBody;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const stored = inbox.receive(b.event_id, b);
+        stored.catch(() => undefined); // a late failure after the timeout: answered 503 already
+        await Promise.race([stored, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('storing the event took too long')), STORE_TIMEOUT_MS); })]);
+      } catch (e) {
+        d.log.warn({ err: (e as Error).message, event: b.event_id }, 'slack: event not stored, answered 503 (Slack delivers it again)');
+        res.status(503).set('retry-after', '1').send('temporarily unavailable');
+        return;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    res.status(200).end();
+    if (decision === 'store') void inbox.kick();
+  }
+
+  /** Socket Mode: Bolt has acknowledged the event already; it is stored (retried while the database is down) and processed. */
+  const storing = new Set<Promise<void>>();
+  async function storeAcknowledged(body: unknown): Promise<void> {
+    if (inboxDecision(body) !== 'store') return;
+    const b = body as InboxBody;
+    for (let attempt = 0, delay = 500; ; attempt++, delay = Math.min(delay * 2, 30_000)) {
+      try {
+        await inbox.receive(b.event_id, b);
+        void inbox.kick();
+        return;
+      } catch (e) {
+        if (stopping || attempt >= 20) { d.log.error({ err: (e as Error).message, event: b.event_id }, 'slack: acknowledged event could not be stored (lost)'); return; }
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+  const acknowledged = ({ body }: { body: unknown }) => {
+    const p = storeAcknowledged(body).finally(() => storing.delete(p));
+    storing.add(p);
+    return Promise.resolve();
+  };
+  app.event('message', acknowledged);
+  app.event('app_mention', acknowledged);
+
+  /**
+   * One stored event. Safe to run again after a partial failure: its delivery keys belong to its row,
+   * the conversation turn is keyed by the event (InboundEvent.deliveryKey), and an @mention's DM thread
+   * is noted in the row once posted. Throws to have it retried.
+   */
+  async function processEvent(row: ChatInboundRow): Promise<void> {
+    const { event_id: eventId, event: e } = row.payload as InboxBody;
+    const owner = `inbox:${row.id}`;
+    if (!(await claimDelivery(d.db, 'slack', `event:${eventId}`, owner))) return;
+    if (!(await claimDelivery(d.db, 'slack', `msg:${e.channel}:${e.ts}`, owner))) return;
+    const turn = `slack:${eventId}`;
+    if (e.type === 'message') {
+      const person = await who(e.user!, e.channel);
+      if (!person) return;
+      await d.conversation.handle({ channel: 'slack', personEmail: person.email, conversationId: `slack:${e.channel}${e.thread_ts ? `:${e.thread_ts}` : ''}`, text: e.text ?? '', deliveryKey: turn });
+      void dispatcher.kick();
+      return;
+    }
+    const person = await who(e.user!);
     if (!person) {
-      await client.chat.postEphemeral({ channel: e.channel, user: e.user, text: 'I could not find your Slack e-mail address in the company directory, so I cannot take requests from you.' });
+      await client.chat.postEphemeral({ channel: e.channel, user: e.user!, text: 'I could not find your Slack e-mail address in the company directory, so I cannot take requests from you.' });
       return;
     }
     const text = (e.text ?? '').replace(/<@[A-Z0-9]+>/g, '').trim();
-    const dmChannel = await ids.dmChannel(e.user);
+    const dmChannel = await ids.dmChannel(e.user!);
     // details stay out of the channel: a DM thread carries the dialog
-    const root = await client.chat.postMessage({ channel: dmChannel, text: `You asked in <#${e.channel}>: "${esc(text.slice(0, 500))}"` });
-    await client.chat.postMessage({ channel: e.channel, thread_ts: e.ts, text: "I've sent you a direct message to continue." });
-    await d.conversation.handle({ channel: 'slack', personEmail: person.email, conversationId: `slack:${dmChannel}:${root.ts}`, text });
-    await dispatcher.kick();
-  }));
+    let root = typeof row.progress.root === 'string' ? row.progress.root : undefined;
+    if (!root) {
+      root = (await client.chat.postMessage({ channel: dmChannel, text: `You asked in <#${e.channel}>: "${esc(text.slice(0, 500))}"` })).ts;
+      if (!root) throw new Error('chat.postMessage gave no ts');
+      await noteProgress(d.db, row.id, { root });
+    }
+    if (!row.progress.noticed) {
+      await client.chat.postMessage({ channel: e.channel, thread_ts: e.ts, text: "I've sent you a direct message to continue." });
+      await noteProgress(d.db, row.id, { noticed: true });
+    }
+    await d.conversation.handle({ channel: 'slack', personEmail: person.email, conversationId: `slack:${dmChannel}:${root}`, text, deliveryKey: turn });
+    void dispatcher.kick();
+  }
+
+  /** The event was given up after repeated failures (logged and audited by the inbox): the person is told, directly. */
+  async function tellFailed(row: ChatInboundRow): Promise<void> {
+    const { event: e } = row.payload as InboxBody;
+    const text = 'Sorry, something went wrong on my side and I could not process your message. Please send it again in a moment.';
+    if (e.type === 'message') await client.chat.postMessage({ channel: e.channel, ...(e.thread_ts ? { thread_ts: e.thread_ts } : {}), text });
+    else await client.chat.postEphemeral({ channel: e.channel, user: e.user!, text });
+  }
 
   // --- buttons and selects: in messages, in the App Home, in modals ---
   app.action(/.*/, async ({ ack, body, action }) => {
@@ -327,18 +436,26 @@ export function createSlackAdapter(d: SlackAdapterDeps): SlackAdapter {
   }));
 
   let pruneTimer: NodeJS.Timeout | undefined;
+  let stopping = false;
   return {
-    router, client, dispatcher,
+    router, client, dispatcher, inbox,
     async start() {
+      stopping = false;
       if (socketMode) await app.start();
       dispatcher.start();
+      // events stored before (by this instance before start, or by one that stopped) are picked up now
+      inbox.start();
+      void inbox.kick();
       pruneTimer = setInterval(() => { void pruneDedupe(d.db).catch(() => undefined); }, 60 * 60_000);
       pruneTimer.unref();
     },
     async stop() {
+      stopping = true;
       if (pruneTimer) clearInterval(pruneTimer);
-      await dispatcher.stop();
       if (socketMode) await app.stop();
+      await Promise.allSettled([...storing]);
+      await inbox.stop();
+      await dispatcher.stop();
     },
   };
 }
