@@ -35,18 +35,16 @@ import { changeControlGuard, describeFreeze, type Guard } from './guard.js';
 import { assessImpact, connectorsUsedBy } from './impact.js';
 import { whatOf, type ChangeApproval, type ChangeRequest, type ChangeStatus, type Freeze } from './model.js';
 import { approvalCard, fmtTime } from './render.js';
+import { ChangeError, CREATORS, hasRole, READERS, tellAuthor } from './access.js';
+import { FreezeService } from './freezes.js';
+
+export { ChangeError, type ChangeErrorCode } from './access.js';
 import {
-  approvalsOf, cancelPendingApprovals, decideApproval, freezeAt, getApproval, getChange, getFreeze, insertApproval, insertChange, insertFreeze,
-  listChanges, listFreezes, moveChange, pendingApprovalsCount, removeFreeze,
+  approvalsOf, cancelPendingApprovals, decideApproval, freezeAt, getApproval, getChange, insertApproval, insertChange,
+  listChanges, moveChange, pendingApprovalsCount,
 } from './repository.js';
 
 export const CHANGE_PUBLISH_JOB = 'catalogue-change-publish';
-
-export type ChangeErrorCode = 'NOT_FOUND' | 'INVALID' | 'FORBIDDEN' | 'CONFLICT' | 'NO_APPROVER';
-
-export class ChangeError extends Error {
-  constructor(readonly code: ChangeErrorCode, message: string) { super(message); this.name = 'ChangeError'; }
-}
 
 export interface ChangeServiceDeps {
   db: Database;
@@ -80,17 +78,16 @@ export type DecideOutcome =
   | { outcome: 'already-decided'; change: ChangeRequest; message: string }
   | { outcome: 'not-allowed' | 'not-found' | 'reason-required' | 'closed'; message: string };
 
-const READERS = ['admin', 'catalogue-admin', 'auditor', 'security'];
-const CREATORS = ['admin', 'catalogue-admin'];
 const subject = (c: Pick<ChangeRequest, 'ref'>) => `change:${c.ref}`;
-const hasRole = (p: Person | undefined, roles: string[]) => Boolean(p?.active && p.roles.some((r) => roles.includes(r)));
 
 export class ChangeService {
   /** The beforeChange hook with this service's clock (install it on the version store). */
   readonly guard: Guard;
+  private readonly freezes: FreezeService;
 
   constructor(private readonly d: ChangeServiceDeps) {
     this.guard = changeControlGuard({ now: d.now });
+    this.freezes = new FreezeService({ db: d.db, now: d.now, person: (e) => this.person(e) });
   }
 
   private async person(email: string): Promise<Person | undefined> {
@@ -185,9 +182,8 @@ export class ChangeService {
   }
 
   /** A status message to the author (once per key). */
-  private async tell(q: Queryable, c: ChangeRequest, text: string, key: string, kind: OutMessage['kind'] = 'status'): Promise<void> {
-    if (!c.author.includes('@')) return;
-    await postMessage(q, c.author, { kind, text }, { key: `${c.id}:${key}` });
+  private tell(q: Queryable, c: ChangeRequest, text: string, key: string, kind: OutMessage['kind'] = 'status'): Promise<void> {
+    return tellAuthor(q, c, text, key, kind);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -396,43 +392,9 @@ export class ChangeService {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // freezes
+  // freezes (freezes.ts)
 
-  async addFreeze(f: { from: Date; to: Date; reason: string; actor: string }): Promise<{ freeze: Freeze; affected: ChangeRequest[] }> {
-    const actor = normEmail(f.actor);
-    if (!hasRole(await this.person(actor), CREATORS)) throw new ChangeError('FORBIDDEN', `only ${CREATORS.join(' and ')} may add freeze windows`);
-    if (Number.isNaN(f.from.getTime()) || Number.isNaN(f.to.getTime())) throw new ChangeError('INVALID', '--from and --to must be ISO times (2026-12-20T00:00:00Z)');
-    if (f.to.getTime() <= f.from.getTime()) throw new ChangeError('INVALID', '--to must be after --from');
-    if (f.to.getTime() <= this.d.now().getTime()) throw new ChangeError('INVALID', 'the freeze would already be over');
-    if (!f.reason?.trim()) throw new ChangeError('INVALID', 'a reason is needed');
-    const freeze = await this.d.db.transaction(async (tx) => {
-      const fr = await insertFreeze(tx, { from: f.from, to: f.to, reason: f.reason, by: actor });
-      await audit(tx, { actor, action: 'change.freeze-added', subject: `freeze:${fr.id}`, detail: { from: f.from.toISOString(), to: f.to.toISOString(), reason: fr.reason } });
-      return fr;
-    });
-    const affected = (await listChanges(this.d.db, { statuses: ['pending-approval', 'approved'] }))
-      .filter((c) => !c.emergency && c.scheduledAt && c.scheduledAt >= f.from && c.scheduledAt < f.to);
-    for (const c of affected) await this.tell(this.d.db, c, `${c.ref} is scheduled for ${fmtTime(c.scheduledAt)}, inside the new ${describeFreeze(freeze)}: it will be refused then. Create it again for another time, or as an emergency change.`, `freeze:${freeze.id}`);
-    return { freeze, affected };
-  }
-
-  async listFreezes(o: { all?: boolean } = {}): Promise<Freeze[]> {
-    return listFreezes(this.d.db, o.all ? { includeRemoved: true } : { after: this.d.now() });
-  }
-
-  async removeFreeze(id: number, actorEmail: string, reason?: string | null): Promise<Freeze> {
-    const actor = normEmail(actorEmail);
-    if (!hasRole(await this.person(actor), ['admin'])) throw new ChangeError('FORBIDDEN', 'only admins may remove freeze windows');
-    const now = this.d.now();
-    const done = await this.d.db.transaction(async (tx) => {
-      const f = await removeFreeze(tx, id, actor, reason?.trim() || null, now);
-      if (f) await audit(tx, { actor, action: 'change.freeze-removed', subject: `freeze:${id}`, detail: { reason: reason?.trim() || null } });
-      return f;
-    });
-    if (!done) {
-      const f = await getFreeze(this.d.db, id);
-      throw f ? new ChangeError('CONFLICT', `freeze #${id} was removed already`) : new ChangeError('NOT_FOUND', `there is no freeze #${id}`);
-    }
-    return done;
-  }
+  addFreeze(f: { from: Date; to: Date; reason: string; actor: string }): Promise<{ freeze: Freeze; affected: ChangeRequest[] }> { return this.freezes.add(f); }
+  listFreezes(o: { all?: boolean } = {}): Promise<Freeze[]> { return this.freezes.list(o); }
+  removeFreeze(id: number, actorEmail: string, reason?: string | null): Promise<Freeze> { return this.freezes.remove(id, actorEmail, reason); }
 }
