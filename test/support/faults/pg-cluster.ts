@@ -81,8 +81,11 @@ export async function startPgCluster(o: { prefix?: string } = {}): Promise<PgClu
       throw new Error(`${tool} ${args.join(' ')} failed: ${x.message}\n${x.stdout ?? ''}${x.stderr ?? ''}`);
     }
   };
-  // fsync off: a throwaway cluster; `immediate` still exercises crash recovery (the OS keeps the pages)
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  // fsync off: a throwaway cluster; `immediate` still exercises crash recovery (the OS keeps the pages).
+  // synchronous_commit stays on: with it off, a commit is acknowledged before its WAL is written, and an
+  // `immediate` stop loses commits the client was told about (seen: an event answered 200 after its
+  // insert "committed", gone after the restart) — not what a production server does.
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200`;
   await pgTool('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C']);
   const start = () => pgTool('pg_ctl', ['-D', data, '-l', logFile, '-o', opts, '-w', '-t', '60', 'start']).then(() => undefined);
   const stop = (mode: 'smart' | 'fast' | 'immediate' = 'fast') => pgTool('pg_ctl', ['-D', data, '-m', mode, '-w', '-t', '60', 'stop']).then(() => undefined);
