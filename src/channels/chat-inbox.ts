@@ -37,7 +37,7 @@ export interface ChatInboxDeps {
   handle: (row: ChatInboundRow) => Promise<void>;
   /** After the last failed attempt (the row is marked failed): e.g. tell the person. Errors are logged. */
   onFailed?: (row: ChatInboundRow, error: string) => Promise<void>;
-  /** Rows processed side by side (default 4): one slow turn does not hold up the others. */
+  /** Rows processed side by side (default 8): one slow turn does not hold up the others. */
   concurrency?: number;
   /** Pause before a failed row is tried again (default: 1 s, then 5 s). */
   retryDelayMs?: (attempts: number) => number;
@@ -77,7 +77,7 @@ export async function noteProgress(q: Queryable, id: number, progress: Record<st
 }
 
 async function finish(q: Queryable, id: number): Promise<void> {
-  await q.query(`UPDATE chat_inbound SET status = 'done', processed_at = now(), claimed_until = NULL, last_error = NULL WHERE id = $1`, [id]);
+  await q.query(`UPDATE chat_inbound SET status = 'done', processed_at = now(), claimed_until = NULL WHERE id = $1`, [id]); // last_error stays: it failed before
 }
 
 /** Back in the queue after `delayMs`; `counted` false gives the attempt back (the database was unreachable). */
@@ -191,7 +191,7 @@ export class ChatInbox {
         n++;
       }
     };
-    await Promise.all(Array.from({ length: this.d.concurrency ?? 4 }, worker));
+    await Promise.all(Array.from({ length: this.d.concurrency ?? 8 }, worker));
     if (Date.now() - this.lastHousekeeping > 3_600_000) {
       this.lastHousekeeping = Date.now();
       for (const row of await abandonStuckChat(this.d.db, this.d.channel)) await this.failed(row, 'processing did not finish (the instance stopped or died on every attempt)');

@@ -11,7 +11,7 @@
  *   decided, so they are exact whatever instance did each part of the work. Each is observed once,
  *   by the instance whose conditional update ended the request.
  * - Gauges read at scrape time (collect callbacks): job queue depth and oldest due job from the
- *   Agenda table and firing alerts (cluster-wide: aggregate with max(), not sum()), breaker states
+ *   Agenda table, the chat inbox backlog, and firing alerts (cluster-wide: aggregate with max(), not sum()), breaker states
  *   of this instance.
  * Recording never throws into the caller: a failed lookup is logged at debug level and skipped.
  */
@@ -148,6 +148,25 @@ export class Metrics implements RequestMetrics, FulfilmentMetrics, ClassifierMet
           const r = await db.query<{ rule: string; n: number }>(`SELECT rule, count(*)::int AS n FROM alerts WHERE status = 'firing' GROUP BY rule`);
           for (const x of r.rows) this.set({ rule: x.rule }, x.n);
         } catch (e) { log?.debug({ err: (e as Error).message }, 'metrics: alerts unavailable'); }
+      },
+    });
+    new Gauge({
+      name: 'errand_chat_inbox', help: 'Stored chat events (src/channels/chat-inbox.ts) waiting (received), being processed, or given up (failed), by channel; cluster-wide.', labelNames: ['channel', 'status'], registers,
+      async collect() {
+        this.reset();
+        try {
+          const r = await db.query<{ channel: string; status: string; n: number }>(`SELECT channel, status, count(*)::int AS n FROM chat_inbound WHERE status <> 'done' GROUP BY channel, status`);
+          for (const x of r.rows) this.set({ channel: x.channel, status: x.status }, x.n);
+        } catch (e) { log?.debug({ err: (e as Error).message }, 'metrics: chat inbox unavailable'); }
+      },
+    });
+    new Gauge({
+      name: 'errand_chat_inbox_oldest_seconds', help: 'Age of the oldest chat event waiting to be processed (0 when none); cluster-wide.', registers,
+      async collect() {
+        try {
+          const r = await db.query<{ s: number | null }>(`SELECT extract(epoch FROM now() - min(received_at))::float8 AS s FROM chat_inbound WHERE status IN ('received', 'processing')`);
+          this.set(Math.max(0, r.rows[0]?.s ?? 0));
+        } catch (e) { log?.debug({ err: (e as Error).message }, 'metrics: chat inbox age unavailable'); }
       },
     });
     this.jobPickup = new Histogram({ name: 'errand_job_pickup_seconds', help: 'From when a job was due to when this instance started it (one-off jobs; first run).', labelNames: ['job'], buckets: SHORT_BUCKETS, registers });

@@ -21,6 +21,7 @@ import { onlyLoopback, restoreNet } from '../support/net.js';
 import { createTestDb, type TestDb } from '../support/test-db.js';
 import { eventually, startTestApp, type TestApp } from '../support/test-app.js';
 import { dmEvent, fakeSlackApi, sendEvent, slackEnv, USERS, type SlackCall } from '../support/slack-fake.js';
+import { parseSamples, valueOf } from '../observability/prom-text.js';
 
 let t: TestApp;
 let calls: SlackCall[];
@@ -117,7 +118,7 @@ describe('a turn that fails half-way', () => {
     expect(await sendEvent(t.base, dmEvent(p.user, `${UNPLACEABLE} half`), { eventId: 'EvInboxHalf' })).toBe(200);
     await eventually(async () => posts(p.dm).length === 1, 20000, 'reply after the retry');
     await settled(t.app);
-    expect(await q(`SELECT status, attempts, last_error FROM chat_inbound WHERE delivery_key = 'EvInboxHalf'`)).toEqual([{ status: 'done', attempts: 2, last_error: null }]);
+    expect(await q(`SELECT status, attempts, last_error FROM chat_inbound WHERE delivery_key = 'EvInboxHalf'`)).toEqual([{ status: 'done', attempts: 2, last_error: 'refused by test' }]);
     expect(await triageItems(p.email)).toEqual([{ text: `${UNPLACEABLE} half` }]);
     expect(posts(p.dm).map((c) => c.args.text)).toEqual([expect.stringMatching(/passed it to the service desk/)]);
     await allow(t.app.db, 'refuse_reply', 'messages');
@@ -140,6 +141,7 @@ describe('processing that keeps failing', () => {
     expect(await q(`SELECT subject, detail->>'attempts' AS attempts FROM audit_log WHERE action = 'chat.inbound-failed' AND subject = 'slack:EvInboxPoison'`)).toEqual([{ subject: 'slack:EvInboxPoison', attempts: '3' }]);
     expect(await triageItems(p.email)).toEqual([]);
     expect(posts(p.dm).map((c) => c.args.text)).toEqual([expect.stringMatching(/could not process your message\. Please send it again/)]);
+    expect(valueOf(parseSamples(await t.app.metrics.render()), 'errand_chat_inbox', { channel: 'slack', status: 'failed' })).toBe(1);
     await allow(t.app.db, 'refuse_triage', 'triage_items');
 
     // nothing else is held up

@@ -8,13 +8,16 @@
  * - Auth: real Bot Framework JWT validation when MICROSOFT_APP_ID is set; in development without
  *   it, unauthenticated activities are accepted (Bot Framework Emulator). Any failure before the
  *   bot logic runs is answered 401 (botbuilder answers some, e.g. an unknown signing key, with 500).
- * - Messages are acknowledged at once; the work runs after the response, replies go proactively.
- * - Duplicate activities and invokes are dropped by activity id (inbound_dedupe in Postgres).
+ * - Message activities are stored in the durable chat inbox (src/channels/chat-inbox.ts) before the
+ *   HTTP answer: 200 once stored (or stored before: a duplicate activity id), 503 when they cannot be
+ *   (the sender may deliver again); they are processed from there, in a proactive turn that carries
+ *   the stored activity (replies, roster look-up), safe to run again after a partial failure.
+ * - Duplicate invokes are dropped by activity id (inbound_dedupe in Postgres).
  * - Approval and triage clicks are decided by the services (who may act), inline, so the invoke
  *   response can carry the updated card.
  */
 import botbuilder from 'botbuilder';
-import type { TurnContext as TurnContextT, AdaptiveCardInvokeValue, AdaptiveCardInvokeResponse } from 'botbuilder';
+import type { Activity, TurnContext as TurnContextT, AdaptiveCardInvokeValue, AdaptiveCardInvokeResponse } from 'botbuilder';
 import express from 'express';
 import { audit } from '../../audit/audit.repository.js';
 import type { ChannelAdapterDeps } from '../channel-adapter.js';
@@ -27,6 +30,7 @@ import { getApproval } from '../../requests/approval.repository.js';
 import { checkEligibility } from '../../requests/eligibility.js';
 import { validateAnswers } from '../../requests/validate-answers.js';
 import { firstDelivery } from '../slack/slack-identity.js';
+import { ChatInbox, claimDelivery, noteProgress, type ChatInboundRow } from '../chat-inbox.js';
 import { formCard, formValues, neutralFromData, noticeCard, pickCard, readOnly, renderCard, type Card } from './adaptive-cards.js';
 import { TeamsDispatcher } from './teams-dispatcher.js';
 import { TeamsStore } from './teams-store.js';
@@ -36,7 +40,15 @@ const { ActivityHandler, CloudAdapter, ConfigurationBotFrameworkAuthentication, 
 
 export type TeamsAdapterDeps = ChannelAdapterDeps<TeamsConfig> & { metrics?: ChatMetrics };
 
-export interface TeamsAdapter { router: express.Router; dispatcher: TeamsDispatcher; start(): Promise<void>; stop(): Promise<void> }
+export interface TeamsAdapter {
+  router: express.Router; dispatcher: TeamsDispatcher;
+  /** The durable inbox of message activities (src/channels/chat-inbox.ts); processing runs between start() and stop(). */
+  inbox: ChatInbox;
+  start(): Promise<void>; stop(): Promise<void>;
+}
+
+/** Turn state flag: the message activity could not be stored (answered 503). */
+const STORE_FAILED = Symbol('errand.storeFailed');
 
 const cardResponse = (value: Card): AdaptiveCardInvokeResponse => ({ statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value } as AdaptiveCardInvokeResponse);
 
@@ -100,9 +112,51 @@ export function createTeamsAdapter(d: TeamsAdapterDeps): TeamsAdapter {
   }
   const bot = new ErrandBot();
 
+  /** A verified message activity: stored (the HTTP answer waits for it), processed by processStored. */
   async function onMessage(ctx: TurnContextT): Promise<void> {
     const a = ctx.activity;
-    if (!(await firstDelivery(d.db, 'teams', `activity:${a.id}`))) return;
+    if (typeof a.id !== 'string' || !a.id || a.id.length > 500) {
+      d.log.warn('teams: message activity without a usable id ignored');
+      return;
+    }
+    try {
+      if (await inbox.receive(a.id, a) === 'stored') void inbox.kick();
+    } catch (e) {
+      d.log.warn({ err: (e as Error).message }, 'teams: message not stored, answered 503');
+      ctx.turnState.set(STORE_FAILED, true);
+    }
+  }
+
+  const inbox = new ChatInbox({ db: d.db, log: d.log, channel: 'teams', handle: (row) => processStored(row), onFailed: (row) => tellFailed(row) });
+
+  /** Runs `fn` in a proactive turn whose activity is the stored one (sendActivity replies to it, the roster is its conversation's). */
+  async function inStoredTurn(a: Activity, fn: (ctx: TurnContextT) => Promise<void>): Promise<void> {
+    // the adapter hands a turn's error to onTurnError and returns normally: it is rethrown here, so the inbox retries
+    let failure: unknown;
+    let ran = false;
+    await adapter.continueConversationAsync(c.appId, TurnContext.getConversationReference(a), async (ctx) => {
+      Object.assign(ctx.activity, a);
+      try { await fn(ctx); ran = true; } catch (e) { failure = e ?? new Error('teams turn failed'); }
+    });
+    if (failure) throw failure;
+    if (!ran) throw new Error('teams: the turn for a stored message did not run');
+  }
+
+  async function processStored(row: ChatInboundRow): Promise<void> {
+    const stored = row.payload as Activity;
+    if (!(await claimDelivery(d.db, 'teams', `activity:${stored.id}`, `inbox:${row.id}`))) return;
+    await inStoredTurn(stored, (ctx) => handleMessage(ctx, row));
+  }
+
+  async function tellFailed(row: ChatInboundRow): Promise<void> {
+    await inStoredTurn(row.payload as Activity, async (ctx) => {
+      await ctx.sendActivity('Sorry, something went wrong on my side and I could not process your message. Please send it again in a moment.');
+    });
+  }
+
+  /** One stored message (see the module comment): keyed so that a retry after a partial failure repeats nothing. */
+  async function handleMessage(ctx: TurnContextT, row: ChatInboundRow): Promise<void> {
+    const a = ctx.activity;
     const person = await who(ctx);
     await remember(ctx, person);
     if (!person) {
@@ -120,13 +174,14 @@ export function createTeamsAdapter(d: TeamsAdapterDeps): TeamsAdapter {
     let conversationId = `teams:${a.conversation.id}`;
     if (a.conversation.conversationType === 'channel') {
       const personal = await personalChat(ctx, person);
-      await ctx.sendActivity("I've sent you a personal message to continue, so the details stay out of this channel.");
+      if (!row.progress.noticed) {
+        await ctx.sendActivity("I've sent you a personal message to continue, so the details stay out of this channel.");
+        await noteProgress(d.db, row.id, { noticed: true });
+      }
       conversationId = `teams:${personal}`;
     }
-    later('message', async () => {
-      await d.conversation.handle({ channel: 'teams', personEmail: person.email, conversationId, ...(action ? { action } : { text }) });
-      await dispatcher.kick();
-    });
+    await d.conversation.handle({ channel: 'teams', personEmail: person.email, conversationId, ...(action ? { action } : { text }), deliveryKey: `teams:${a.id}` });
+    later('kick', () => dispatcher.kick());
   }
 
   /** The person's personal chat with the bot (created when they have none yet). */
@@ -234,22 +289,33 @@ export function createTeamsAdapter(d: TeamsAdapterDeps): TeamsAdapter {
   const router = express.Router();
   router.post('/api/messages', async (req, res) => {
     let logicStarted = false;
+    let storeFailed = false;
     // botbuilder answers some authentication failures (e.g. an unknown signing key) with 500:
     // anything that fails before our logic runs is an authentication problem → 401.
     const wrapped = {
       socket: res.socket,
-      status(code: number) { res.status(code === 500 && !logicStarted ? 401 : code); return wrapped; },
+      status(code: number) { res.status(code === 500 && !logicStarted ? 401 : storeFailed && code < 300 ? 503 : code); return wrapped; },
       header(name: string, value: unknown) { res.header(name, String(value)); return wrapped; },
       send(...args: unknown[]) { res.send(...(args as [unknown])); return wrapped; },
       end(...args: unknown[]) { res.end(...(args as [])); return wrapped; },
     };
-    await adapter.process(req, wrapped as never, async (ctx) => { logicStarted = true; await bot.run(ctx); });
+    await adapter.process(req, wrapped as never, async (ctx) => {
+      logicStarted = true;
+      await bot.run(ctx);
+      // a message that could not be stored is not acknowledged: 503 instead of botbuilder's 200
+      if (ctx.turnState.get(STORE_FAILED)) storeFailed = true;
+    });
   });
 
   return {
-    router, dispatcher,
-    async start() { dispatcher.start(); },
+    router, dispatcher, inbox,
+    async start() {
+      dispatcher.start();
+      inbox.start();
+      void inbox.kick();
+    },
     async stop() {
+      await inbox.stop();
       await Promise.allSettled([...background]);
       await dispatcher.stop();
     },
