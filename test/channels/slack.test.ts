@@ -260,7 +260,8 @@ describe('@mentions and rate limits', () => {
     const stray = await postMessage(t.app.db, 'iam-team@example.com', { kind: 'info', text: 'to a team mailbox' });
     await postMessage(t.app.db, 'mark.manager@example.com', { kind: 'info', text: 'after the stray one' });
     await eventually(async () => posts('DMARK').some((c) => /after the stray one/.test(blockText(c))), 15000, 'the later message');
-    const [d] = await q(`SELECT status, attempts, error FROM channel_deliveries WHERE channel = 'slack' AND message_id = $1`, [stray]);
+    // lanes run in parallel: the stray one is recorded in its own lane, not necessarily first
+    const d = await eventually(async () => (await q(`SELECT status, attempts, error FROM channel_deliveries WHERE channel = 'slack' AND message_id = $1`, [stray]))[0], 15000, 'the stray one recorded');
     expect(d).toMatchObject({ status: 'failed', attempts: 5 });
     expect(d!.error).toMatch(/no Slack account/);
   });
