@@ -69,7 +69,7 @@ const allow = (db: { query: App['db']['query'] }, name: string, table: string) =
 describe('stored before the acknowledgement', () => {
   it('has the event in chat_inbound when Slack gets its 200', async () => {
     const p = await person(t.app, 'stored');
-    expect(await sendEvent(t.base, dmEvent(p.user, `${UNPLACEABLE} stored`), { eventId: 'EvInboxStored' })).toBe(200);
+    expect(await sendEvent(t.base, dmEvent(p.user, `${UNPLACEABLE} qxstored`), { eventId: 'EvInboxStored' })).toBe(200);
     // no waiting: the row is there the moment the answer is
     expect(await q(`SELECT channel, payload->'event'->>'user' AS "user" FROM chat_inbound WHERE delivery_key = 'EvInboxStored'`)).toEqual([{ channel: 'slack', user: p.user }]);
     await eventually(async () => posts(p.dm).length === 1, 15000, 'reply');
@@ -78,14 +78,14 @@ describe('stored before the acknowledgement', () => {
   it('answers 503 when the event cannot be stored; the redelivery is processed once', async () => {
     const p = await person(t.app, 'refused');
     await refuse(t.app.db, 'refuse_inbox', 'chat_inbound', `NEW.delivery_key = 'EvInboxRefused'`, '57P03'); // "cannot connect now"
-    const event = dmEvent(p.user, `${UNPLACEABLE} refused`);
+    const event = dmEvent(p.user, `${UNPLACEABLE} qxrefused`);
     expect(await sendEvent(t.base, event, { eventId: 'EvInboxRefused' })).toBe(503);
     expect(await q(`SELECT 1 FROM chat_inbound WHERE delivery_key = 'EvInboxRefused'`)).toEqual([]);
     await allow(t.app.db, 'refuse_inbox', 'chat_inbound');
 
     expect(await sendEvent(t.base, event, { eventId: 'EvInboxRefused', retryNum: 1 })).toBe(200);
     await settled(t.app);
-    expect(await triageItems(p.email)).toEqual([{ text: `${UNPLACEABLE} refused` }]);
+    expect(await triageItems(p.email)).toEqual([{ text: `${UNPLACEABLE} qxrefused` }]);
     expect(posts(p.dm).map((c) => c.args.text)).toEqual([expect.stringMatching(/passed it to the service desk/)]);
     // a late redelivery (Slack's third try) of the processed event is a duplicate
     expect(await sendEvent(t.base, event, { eventId: 'EvInboxRefused', retryNum: 2 })).toBe(200);
@@ -98,13 +98,13 @@ describe('stored before the acknowledgement', () => {
 describe('duplicate deliveries', () => {
   it('the same event four times at once: one row, one triage item, one reply', async () => {
     const p = await person(t.app, 'dup');
-    const event = dmEvent(p.user, `${UNPLACEABLE} dup`);
+    const event = dmEvent(p.user, `${UNPLACEABLE} qxdup`);
     const statuses = await Promise.all([0, 1, 2, 3].map((retryNum) => sendEvent(t.base, event, { eventId: 'EvInboxDup', retryNum })));
     expect(statuses).toEqual([200, 200, 200, 200]);
     expect(await q(`SELECT count(*)::int AS n FROM chat_inbound WHERE delivery_key = 'EvInboxDup'`)).toEqual([{ n: 1 }]);
     await eventually(async () => posts(p.dm).length >= 1, 15000, 'reply');
     await settled(t.app);
-    expect(await triageItems(p.email)).toEqual([{ text: `${UNPLACEABLE} dup` }]);
+    expect(await triageItems(p.email)).toEqual([{ text: `${UNPLACEABLE} qxdup` }]);
     expect(posts(p.dm)).toHaveLength(1);
     expect(await q(`SELECT key FROM inbound_dedupe WHERE channel = 'slack' AND key = 'event:EvInboxDup'`)).toHaveLength(1);
   });
@@ -115,11 +115,11 @@ describe('a turn that fails half-way', () => {
     const p = await person(t.app, 'half');
     // the first reply to this person cannot be written (after the triage item was): the turn fails there once
     await refuse(t.app.db, 'refuse_reply', 'messages', `NEW.person_email = '${p.email}'`, 'XX000', true);
-    expect(await sendEvent(t.base, dmEvent(p.user, `${UNPLACEABLE} half`), { eventId: 'EvInboxHalf' })).toBe(200);
+    expect(await sendEvent(t.base, dmEvent(p.user, `${UNPLACEABLE} qxhalf`), { eventId: 'EvInboxHalf' })).toBe(200);
     await eventually(async () => posts(p.dm).length === 1, 20000, 'reply after the retry');
     await settled(t.app);
     expect(await q(`SELECT status, attempts, last_error FROM chat_inbound WHERE delivery_key = 'EvInboxHalf'`)).toEqual([{ status: 'done', attempts: 2, last_error: 'refused by test' }]);
-    expect(await triageItems(p.email)).toEqual([{ text: `${UNPLACEABLE} half` }]);
+    expect(await triageItems(p.email)).toEqual([{ text: `${UNPLACEABLE} qxhalf` }]);
     expect(posts(p.dm).map((c) => c.args.text)).toEqual([expect.stringMatching(/passed it to the service desk/)]);
     await allow(t.app.db, 'refuse_reply', 'messages');
   });
@@ -129,7 +129,7 @@ describe('processing that keeps failing', () => {
   it('is marked failed after three attempts, audited, the person told; the service carries on', async () => {
     const p = await person(t.app, 'poison');
     await refuse(t.app.db, 'refuse_triage', 'triage_items', `NEW.requester_email = '${p.email}'`, 'XX000');
-    expect(await sendEvent(t.base, dmEvent(p.user, `${UNPLACEABLE} poison`), { eventId: 'EvInboxPoison' })).toBe(200);
+    expect(await sendEvent(t.base, dmEvent(p.user, `${UNPLACEABLE} qxpoison`), { eventId: 'EvInboxPoison' })).toBe(200);
     // the retries wait 1 s, then 5 s: let them be due at once instead
     await eventually(async () => {
       await q(`UPDATE chat_inbound SET claimed_until = NULL WHERE delivery_key = 'EvInboxPoison' AND status = 'received'`);
@@ -146,7 +146,7 @@ describe('processing that keeps failing', () => {
 
     // nothing else is held up
     const other = await person(t.app, 'afterpoison');
-    expect(await sendEvent(t.base, dmEvent(other.user, `${UNPLACEABLE} after`), { eventId: 'EvInboxAfterPoison' })).toBe(200);
+    expect(await sendEvent(t.base, dmEvent(other.user, `${UNPLACEABLE} qxafter`), { eventId: 'EvInboxAfterPoison' })).toBe(200);
     await eventually(async () => posts(other.dm).length === 1, 15000, 'reply after the failed event');
     expect(await triageItems(other.email)).toHaveLength(1);
   });
@@ -174,7 +174,7 @@ describe('an instance that stops after storing an event', () => {
     const first = await createApp({ config, db: tdb.db });
     apps.push(first);
     const p = await person(first, 'crash');
-    expect(await sendEvent(await listen(first), dmEvent(p.user, `${UNPLACEABLE} crash`), { eventId: 'EvInboxCrash' })).toBe(200);
+    expect(await sendEvent(await listen(first), dmEvent(p.user, `${UNPLACEABLE} qxcrash`), { eventId: 'EvInboxCrash' })).toBe(200);
     expect(await tdb.db.query(`SELECT status, attempts FROM chat_inbound WHERE delivery_key = 'EvInboxCrash'`).then((r) => r.rows)).toEqual([{ status: 'received', attempts: 0 }]);
     servers.pop()!.close();
     await first.stop();
@@ -185,7 +185,7 @@ describe('an instance that stops after storing an event', () => {
     await second.start();
     await eventually(async () => posts(p.dm).length === 1, 20000, 'reply from the second instance');
     await settled(second);
-    expect(await tdb.db.query(`SELECT text FROM triage_items WHERE requester_email = $1`, [p.email]).then((r) => r.rows)).toEqual([{ text: `${UNPLACEABLE} crash` }]);
+    expect(await tdb.db.query(`SELECT text FROM triage_items WHERE requester_email = $1`, [p.email]).then((r) => r.rows)).toEqual([{ text: `${UNPLACEABLE} qxcrash` }]);
     expect(posts(p.dm)).toHaveLength(1);
     expect(await tdb.db.query(`SELECT status, attempts FROM chat_inbound WHERE delivery_key = 'EvInboxCrash'`).then((r) => r.rows)).toEqual([{ status: 'done', attempts: 1 }]);
   });
