@@ -12,11 +12,20 @@ export abstract class DeliveryLoop {
 
   protected constructor(protected readonly log: Logger, private readonly channelName: string, private readonly metrics?: ChatMetrics) {}
 
-  /** One send (or update) to the platform, timed for /metrics. */
-  protected async timed<T>(op: 'post' | 'update', send: () => Promise<T>): Promise<T> {
+  /**
+   * One send (or update) to the platform, timed for /metrics. An error for which `uncounted` is true
+   * (a 429, counted by rateLimited() instead) records no sample.
+   */
+  protected async timed<T>(op: 'post' | 'update', send: () => Promise<T>, uncounted?: (e: unknown) => boolean): Promise<T> {
     const t0 = performance.now();
-    let ok = false;
-    try { const r = await send(); ok = true; return r; } finally { this.metrics?.chatSent(this.channelName, op, (performance.now() - t0) / 1000, ok); }
+    try {
+      const r = await send();
+      this.metrics?.chatSent(this.channelName, op, (performance.now() - t0) / 1000, true);
+      return r;
+    } catch (e) {
+      if (!uncounted?.(e)) this.metrics?.chatSent(this.channelName, op, (performance.now() - t0) / 1000, false);
+      throw e;
+    }
   }
 
   /** The platform answered 429 (counted for /metrics). */

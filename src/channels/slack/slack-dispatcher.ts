@@ -71,19 +71,27 @@ const SLACK_OLDEST_UNFINISHED_SQL = `SELECT min(m.id)::text AS id FROM messages 
 
 /**
  * Delivered messages changed since (an approval decided): through messages_changed_idx, the last day's
- * changes only (an update Slack keeps refusing for a day is given up).
+ * changes only (an update Slack keeps refusing for a day is given up). Written so that stale statistics
+ * cannot turn it into a scan of every delivery: the changed messages first (materialised), then one
+ * index probe per message (the OFFSET 0 keeps the lateral subquery from being flattened into a join).
  */
-const SLACK_CHANGED_SQL = `SELECT m.id AS message_id, d.dedupe_key, d.target, d.external_id, m.body, m.updated_at::text AS version
-  FROM messages m JOIN channel_deliveries d ON d.message_id = m.id AND d.channel = 'slack'
-  WHERE m.updated_at > m.created_at AND m.updated_at > now() - interval '1 day'
-    AND d.status = 'sent' AND d.external_id IS NOT NULL AND m.updated_at > d.delivered_body
-  ORDER BY m.id LIMIT 200`;
+const SLACK_CHANGED_SQL = `WITH changed AS MATERIALIZED (
+    SELECT m.id, m.body, m.updated_at FROM messages m
+    WHERE m.updated_at > m.created_at AND m.updated_at > now() - interval '1 day' ORDER BY m.updated_at LIMIT 1000)
+  SELECT c.id AS message_id, d.dedupe_key, d.target, d.external_id, c.body, c.updated_at::text AS version
+  FROM changed c CROSS JOIN LATERAL (
+    SELECT d.dedupe_key, d.target, d.external_id FROM channel_deliveries d
+    WHERE d.message_id = c.id AND d.channel = 'slack' AND d.status = 'sent' AND d.external_id IS NOT NULL AND c.updated_at > d.delivered_body
+    OFFSET 0) d
+  LIMIT 200`;
 
 /** Seconds to wait when Slack answered 429 (the delivery client rejects rate-limited calls). */
 const retryAfterOf = (e: unknown): number | undefined => {
   const x = e as { code?: string; retryAfter?: number };
   return x.code === 'slack_webapi_rate_limited_error' ? Math.max(1, x.retryAfter ?? 1) : undefined;
 };
+
+const isRateLimited = (e: unknown): boolean => retryAfterOf(e) !== undefined;
 
 /** How long a failed send holds its lane (the row's own retry comes after 30 s). */
 const FAILED_HOLD_MS = 31_000;
@@ -230,7 +238,7 @@ export class SlackDispatcher extends DeliveryLoop {
     if (this.backoff.blocked(key)) return 'stop';
     const { text, blocks } = renderMessage(c.body);
     try {
-      await this.timed('update', () => this.api.chat.update({ channel: c.target, ts: c.external_id, text, blocks: blocks as never }));
+      await this.timed('update', () => this.api.chat.update({ channel: c.target, ts: c.external_id, text, blocks: blocks as never }), isRateLimited);
     } catch (e) {
       const wait = retryAfterOf(e);
       this.backoff.hold(key, wait !== undefined ? wait * 1000 + 1000 : FAILED_HOLD_MS);
@@ -288,7 +296,7 @@ export class SlackDispatcher extends DeliveryLoop {
     const { text, blocks } = renderMessage(m.body);
     try {
       counter.calls++;
-      const res = await this.timed('post', () => this.api.chat.postMessage({ channel: target.channel, text, blocks: blocks as never, ...(target.threadTs ? { thread_ts: target.threadTs } : {}) }));
+      const res = await this.timed('post', () => this.api.chat.postMessage({ channel: target.channel, text, blocks: blocks as never, ...(target.threadTs ? { thread_ts: target.threadTs } : {}) }), isRateLimited);
       await this.db.query(
         `UPDATE channel_deliveries SET status = 'sent', target = $2, external_id = $3, delivered_body = $4::timestamptz, error = NULL, updated_at = now() WHERE channel = 'slack' AND dedupe_key = $1`,
         [key, res.channel ?? target.channel, res.ts ?? null, m.version]);
