@@ -16,6 +16,7 @@ import { OUT_OF_SCOPE, serialiseModel, trainModel, type IntentExamples } from '.
 import { calibrate, type CalibrationRecord } from '../src/nlu/calibration.js';
 import { calibrationExamples, trainCalibratedModel } from '../src/nlu/train.js';
 import type { Labelled } from './data.js';
+import type { Lexicon } from '../src/nlu/lexicon.js';
 
 /** A classifier's output for one message before any decision. */
 export interface Raw {
@@ -53,15 +54,16 @@ export interface Trained {
 export interface Contender {
   name: 'errand' | 'nlpjs';
   /** `val`: held-out messages a classifier may calibrate its scores on (errand fits its temperature). */
-  train(data: readonly IntentExamples[], val?: readonly Labelled[]): Promise<Trained>;
+  train(data: readonly IntentExamples[], val?: readonly Labelled[], extra?: { lexicon?: Lexicon }): Promise<Trained>;
 }
 
 export const errand: Contender = {
   name: 'errand',
-  async train(data, val) {
+  async train(data, val, extra) {
     // Calibration as `errand train` does it: on held-out predictions — the validation split when
     // there is one, else out-of-fold predictions (trainCalibratedModel).
-    let model = val ? trainModel(data) : trainCalibratedModel(data);
+    const opts = extra?.lexicon ? { lexicon: extra.lexicon } : {};
+    let model = val ? trainModel(data, opts) : trainCalibratedModel(data, opts);
     if (val) {
       const plain = createScorer(model);
       const scored = val.map((m) => ({ text: m.text, expected: m.label, p: plain.score(m.text) }));

@@ -9,6 +9,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadIntents } from '../src/nlu/intents.js';
+import { loadLexicon, type Lexicon } from '../src/nlu/lexicon.js';
 import { splitHeldOut } from '../src/nlu/evaluate.js';
 import { OUT_OF_SCOPE, type IntentExamples } from '../src/nlu/model.js';
 
@@ -25,6 +26,8 @@ export interface BenchDataset {
   test: Labelled[];
   /** Human description of the sizes and of where the data came from. */
   description: string;
+  /** Product lexicon (own data only: intents/_lexicon.yaml), given to errand; NLP.js has no counterpart. */
+  lexicon?: Lexicon;
 }
 
 export const CLINC_VARIANTS = ['full', 'small', 'imbalanced', 'oos_plus'] as const;
@@ -83,6 +86,7 @@ export async function loadClinc(dir: string, variant: ClincVariant): Promise<Ben
 /** Our own data: train on the non-held-out 80 % of intents/, test on the held-out 20 % (splitHeldOut). */
 export async function loadOwn(repoRoot: string): Promise<BenchDataset> {
   const data = await loadIntents(path.join(repoRoot, 'intents'));
+  const lexicon = await loadLexicon(path.join(repoRoot, 'intents'));
   const { train, test } = splitHeldOut(data);
   const testMessages: Labelled[] = test.flatMap((d) => d.examples.map((text) => ({ text, label: d.intent === OUT_OF_SCOPE ? null : d.intent })));
   const oosTrain = train.find((d) => d.intent === OUT_OF_SCOPE)?.examples.length ?? 0;
@@ -90,6 +94,7 @@ export async function loadOwn(repoRoot: string): Promise<BenchDataset> {
   return {
     key: 'own_heldout',
     train,
+    ...(lexicon ? { lexicon } : {}),
     val: null,
     test: testMessages,
     description:

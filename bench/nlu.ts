@@ -90,10 +90,11 @@ async function runOne(contender: Contender, ds: BenchDataset): Promise<Run> {
     return { ...(await measure(contender, ds, trained, trainSeconds, selection, notes)), selection, notes };
   }
   log(`${ds.key} ${contender.name}: 5-fold CV on the training part to choose the decision`);
-  selection = selectDecision(await crossValidatedRaw(contender, ds.train, 5));
+  const extra = ds.lexicon ? { lexicon: ds.lexicon } : undefined;
+  selection = selectDecision(await crossValidatedRaw(contender, ds.train, 5, extra));
   log(`${ds.key} ${contender.name}: training`);
   const t0 = performance.now();
-  const trained = await contender.train(ds.train);
+  const trained = await contender.train(ds.train, undefined, extra);
   const trainSeconds = (performance.now() - t0) / 1000;
   return { ...(await measure(contender, ds, trained, trainSeconds, selection, notes)), selection, notes };
 }

@@ -52,14 +52,14 @@ export async function scoreMessages(raw: (t: string) => Raw | Promise<Raw>, mess
 }
 
 /** Out-of-fold raw scores by k-fold cross-validation on the training data (fold of example i = i mod k, per class). */
-export async function crossValidatedRaw(contender: Contender, data: readonly IntentExamples[], folds = 5): Promise<{ label: string | null; raw: Raw }[]> {
+export async function crossValidatedRaw(contender: Contender, data: readonly IntentExamples[], folds = 5, extra?: Parameters<Contender['train']>[2]): Promise<{ label: string | null; raw: Raw }[]> {
   const out: { label: string | null; raw: Raw }[] = [];
   for (let k = 0; k < folds; k++) {
     const train = data.map((d) => ({ intent: d.intent, examples: d.examples.filter((_, i) => i % folds !== k) })).filter((d) => d.examples.length > 0);
     const held: Labelled[] = data.flatMap((d) =>
       d.examples.filter((_, i) => i % folds === k).map((text) => ({ text, label: d.intent === OUT_OF_SCOPE ? null : d.intent })),
     );
-    const trained = await contender.train(train);
+    const trained = await contender.train(train, undefined, extra);
     out.push(...(await scoreMessages((t) => trained.raw(t), held)));
   }
   return out;

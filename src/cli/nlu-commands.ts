@@ -31,6 +31,7 @@ import {
 import { evaluateHeldOut, HOLDOUT_EVERY, MISROUTE_COST, tuneDecision, splitHeldOut, type Metrics } from '../nlu/evaluate.js';
 import { serialiseModel } from '../nlu/model.js';
 import { CALIBRATION_FOLDS, trainCalibratedModel } from '../nlu/train.js';
+import { LEXICON_FILE, loadLexicon } from '../nlu/lexicon.js';
 
 export const MODEL_PATH = path.join('models', 'intent-model.json');
 export const INTENTS_DIR = 'intents';
@@ -108,13 +109,16 @@ async function train(args: readonly string[], root: string, io: NluIo): Promise<
   const out = (s: string): void => void io.stdout.write(`${s}\n`);
 
   const data = await loadIntents(path.join(root, INTENTS_DIR));
+  const lexicon = await loadLexicon(path.join(root, INTENTS_DIR));
+  const trainOpts = lexicon ? { lexicon } : {};
   const total = data.reduce((n, d) => n + d.examples.length, 0);
   const oos = data.find((d) => d.intent === OUT_OF_SCOPE)?.examples.length ?? 0;
   out(`intents: ${data.filter((d) => d.intent !== OUT_OF_SCOPE).length} in scope${oos ? ` + ${OUT_OF_SCOPE}` : ' (no out-of-scope examples)'}; examples: ${total} (${total - oos} in scope, ${oos} out of scope)`);
+  if (lexicon) out(`lexicon: ${Object.keys(lexicon).length} entity types, ${Object.values(lexicon).reduce((n, l) => n + l.length, 0)} names (${INTENTS_DIR}/${LEXICON_FILE})`);
 
   if (!p.flags.has('eval')) {
     const t0 = performance.now();
-    const model = trainCalibratedModel(data);
+    const model = trainCalibratedModel(data, trainOpts);
     const ms = performance.now() - t0;
     const file = path.join(root, MODEL_PATH);
     const text = serialiseModel(model);
@@ -128,7 +132,7 @@ async function train(args: readonly string[], root: string, io: NluIo): Promise<
     out(`wrote ${path.relative(root, file) || file} (${(Buffer.byteLength(text) / 1024).toFixed(0)} KB)`);
   }
 
-  const report = evaluateHeldOut(data, decision);
+  const report = evaluateHeldOut(data, decision, trainOpts);
   const m = report.metrics;
   out(`held-out evaluation: trained on ${report.trainExamples} examples (${Math.round(report.trainMs)} ms), tested on the fixed ${report.testExamples} (every ${HOLDOUT_EVERY}th example of each file); threshold ${decision.threshold}, margin ${decision.margin}`);
   out(formatMetrics(m));
@@ -151,7 +155,7 @@ async function train(args: readonly string[], root: string, io: NluIo): Promise<
   }
 
   if (p.flags.has('tune')) {
-    const t = tuneDecision(splitHeldOut(data).train);
+    const t = tuneDecision(splitHeldOut(data).train, { trainOpts });
     out(`threshold × margin sweep (5-fold cross-validation on the training part only; utility = right − ${MISROUTE_COST} × misrouted, per message):`);
     out('  threshold margin  utility macroF1 inScopeAcc oosRecall misroute');
     for (const g of t.grid) {

@@ -14,6 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import { rawFeatures, weightFeatures, type FeatureOptions } from './features.js';
 import { intentModelSchema, MODEL_FORMAT, MODEL_VERSION, type IntentModel } from './model.js';
+import { lexiconFeature, lexiconMatcher } from './lexicon.js';
 import { createSpellingCorrector } from './spelling.js';
 import { NUMBER_TOKEN, stem, words } from './text.js';
 
@@ -153,25 +154,30 @@ export function createScorer(model: IntentModel): Scorer {
   // Known words: any surface word seen in training, or any word with the same stem.
   const knownStems = new Set<string>(Object.keys(model.vocabulary).map(stem));
   const speller = createSpellingCorrector(model.vocabulary);
+  const lexicon = lexiconMatcher(model.lexicon);
 
   function score(text: string): Float64Array | null {
     const ws: string[] = [];
     let known = 0;
     let corrected = 0;
-    for (const w of words(text.slice(0, MAX_CLASSIFY_CHARS))) {
-      if (knownStems.has(stem(w))) {
+    const surface = words(text.slice(0, MAX_CLASSIFY_CHARS));
+    const named = lexicon.match(surface);
+    surface.forEach((w, i) => {
+      if (named.covered.has(i) || knownStems.has(stem(w))) {
         ws.push(w);
         if (w !== NUMBER_TOKEN) known++; // a number alone says nothing about the request
-        continue;
+        return;
       }
       const fixed = corrected < MAX_CORRECTIONS ? speller.correct(w) : null;
       corrected++;
       if (fixed !== null) known++;
       ws.push(fixed ?? w);
-    }
+    });
     if (known === 0) return null;
     const p = Float64Array.from(bias);
-    const features = weightFeatures(rawFeatures(ws, featureOptions), (f) => idf.get(f) ?? unknownIdf);
+    const raw = rawFeatures(ws, featureOptions);
+    for (const t of named.types) raw.set(lexiconFeature(t), 1);
+    const features = weightFeatures(raw, (f) => idf.get(f) ?? unknownIdf);
     for (const [f, x] of features) {
       const w = weights.get(f);
       if (w) for (let c = 0; c < C; c++) p[c]! += w[c]! * x;

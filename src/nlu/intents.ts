@@ -1,12 +1,14 @@
 /**
  * Loads the training data: every `intents/*.yaml` file holds `intent: <id>` and `examples: [...]`.
- * The file name must be the intent id (`_out_of_scope.yaml` holds the out-of-scope examples).
+ * The file name must be the intent id (`_out_of_scope.yaml` holds the out-of-scope examples);
+ * `_lexicon.yaml` is the product lexicon (lexicon.ts), not an intent.
  * All problems of all files are collected and reported together, each naming its file.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { LEXICON_FILE } from './lexicon.js';
 import { OUT_OF_SCOPE, type IntentExamples } from './model.js';
 
 export const intentFileSchema = z.object({
@@ -72,7 +74,7 @@ export function parseIntentFile(file: string, text: string): { data?: IntentExam
 export async function loadIntents(dir: string): Promise<IntentExamples[]> {
   let names: string[];
   try {
-    names = (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort();
+    names = (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n) && n !== LEXICON_FILE).sort();
   } catch (e) {
     throw new IntentDataError([{ file: dir, path: '', message: `cannot read the intents folder: ${(e as Error).message}` }]);
   }

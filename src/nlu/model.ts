@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULT_FEATURE_OPTIONS, idfOf, rawFeatures, weightFeatures, type FeatureOptions } from './features.js';
+import { lexiconFeature, lexiconMatcher, type Lexicon } from './lexicon.js';
 import { words } from './text.js';
 import { createObjective } from './objective/parallel.js';
 
@@ -27,6 +28,8 @@ export interface TrainOptions extends FeatureOptions {
   minNgramCount: number;
   /** Weight examples so that every class has the same total weight. */
   balanceClasses: boolean;
+  /** Product lexicon (lexicon.ts): a named type is one more feature; stored in the model. */
+  lexicon?: Lexicon;
 }
 
 /**
@@ -81,6 +84,8 @@ export const intentModelSchema = z
       }),
       dataSha256: z.string().regex(/^[0-9a-f]{64}$/),
     }),
+    /** Product lexicon (lexicon.ts) the model was trained with; absent = none. */
+    lexicon: z.record(z.string(), z.array(z.array(z.string().min(1)).min(1))).optional(),
     /** Temperature scaling fitted on held-out predictions (see calibration.ts); absent = uncalibrated. */
     calibration: z
       .object({
@@ -138,12 +143,14 @@ export function trainModel(data: readonly IntentExamples[], opts: Partial<TrainO
   const vocabulary = new Map<string, number>();
   const docs: { y: number; f: Map<string, number> }[] = [];
   const df = new Map<string, number>();
+  const lexicon = lexiconMatcher(o.lexicon);
   data.forEach((d, y) => {
     for (const text of d.examples) {
       const ws = words(text);
       if (ws.length === 0) continue;
       for (const w of ws) vocabulary.set(w, (vocabulary.get(w) ?? 0) + 1);
       const f = rawFeatures(ws, o);
+      for (const t of lexicon.match(ws).types) f.set(lexiconFeature(t), 1);
       for (const k of f.keys()) df.set(k, (df.get(k) ?? 0) + 1);
       docs.push({ y, f });
     }
@@ -221,6 +228,8 @@ export function trainModel(data: readonly IntentExamples[], opts: Partial<TrainO
       },
       dataSha256: dataHash(data),
     },
+    // after `training`: the order of the schema, so a loaded model serialises like a trained one
+    ...(o.lexicon && Object.keys(o.lexicon).length ? { lexicon: o.lexicon } : {}),
   };
 }
 

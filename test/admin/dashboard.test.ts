@@ -135,7 +135,7 @@ async function seed(): Promise<void> {
   await db.query(`UPDATE requests SET created_at = now() - interval '30 hours' WHERE ref = $1`, [late]);
   await post({ item: 'vpn-access', requester: REQUESTERS[3]!.email, fields: { profile: 'standard', device: 'company', justification: 'Travelling to the London office' } });
   // something errand cannot place waits in triage
-  await new WebUser(t.base, 'quinn.it@example.com').say('can you set up the blorp for me');
+  await new WebUser(t.base, 'quinn.it@example.com').say('can you set up blorp access for me');
 
   // spread the history over four weeks (a few stay today), with cycle times from 1 to 30 hours
   const spread = [...resets, ...vpns, erinRef];

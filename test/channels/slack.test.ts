@@ -171,7 +171,7 @@ describe('/request modal', () => {
 describe('triage in the triage channel', () => {
   it('posts unsure requests to the channel; a triage agent routes one and the card shows who took it', async () => {
     await sendEvent(t.base, dmEvent('UERIN', 'cancel'));
-    await sendEvent(t.base, dmEvent('UERIN', 'can you set up the blorp for me'));
+    await sendEvent(t.base, dmEvent('UERIN', 'can you set up blorp access for me'));
     const card = await nthPost(TRIAGE_CHANNEL, 1);
     expect(blockText(card)).toMatch(/blorp/);
     const ids = actionIds(card);

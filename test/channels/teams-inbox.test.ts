@@ -34,7 +34,7 @@ async function settled(): Promise<void> {
 }
 
 it('answers 503 when a message cannot be stored; its redelivery, and three duplicates, become one triage item and one reply', async () => {
-  const act = message('29:erin', 'please set up the blorp on my account qxteams');
+  const act = message('29:erin', 'please set up blorp access on my account qxteams');
   await q(`CREATE FUNCTION refuse_inbox() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by test' USING ERRCODE = '57P03'; END $$`);
   await q(`CREATE TRIGGER refuse_inbox BEFORE INSERT ON chat_inbound FOR EACH ROW EXECUTE FUNCTION refuse_inbox()`);
   expect((await post(t.base, act)).status).toBe(503);
@@ -47,7 +47,7 @@ it('answers 503 when a message cannot be stored; its redelivery, and three dupli
   expect(await q(`SELECT delivery_key, payload->>'text' AS text FROM chat_inbound WHERE channel = 'teams'`)).toEqual([{ delivery_key: act.id, text: act.text }]);
   await eventually(async () => sends('a:erin-personal').some((c) => /service desk/.test(text(c))), 15000, 'reply');
   await settled();
-  expect(await triageItems()).toEqual([{ text: 'please set up the blorp on my account qxteams' }]);
+  expect(await triageItems()).toEqual([{ text: 'please set up blorp access on my account qxteams' }]);
   expect(sends('a:erin-personal').filter((c) => /service desk/.test(text(c)))).toHaveLength(1);
   expect(await q(`SELECT status, attempts FROM chat_inbound WHERE channel = 'teams'`)).toEqual([{ status: 'done', attempts: 1 }]);
 }, 60000);

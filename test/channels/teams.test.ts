@@ -140,7 +140,7 @@ describe('triage in the Teams channel', () => {
       conversation: { id: TRIAGE_CONV, conversationType: 'channel', isGroup: true, tenantId: TENANT }, channelData: { tenant: { id: TENANT }, team: { id: '19:team' } }, membersAdded: [{ id: `28:${APP_ID}` }] };
     expect((await post(t.base, install)).status).toBe(200);
     await post(t.base, message('29:erin', 'cancel'));
-    await post(t.base, message('29:erin', 'can you set up the blorp for me'));
+    await post(t.base, message('29:erin', 'can you set up blorp access for me'));
     const card = cardOf(await nthSend(TRIAGE_CONV, 1));
     expect(cardText(card)).toMatch(/blorp/);
     const assign = cardActions(card).find((a) => /^triage:[0-9a-f-]{36}:assign$/.test(String(a.data.id)))!;

@@ -67,7 +67,7 @@ export async function triageScenario(t: TestApp): Promise<void> {
   const db = t.app.db;
   const erin = new WebUser(t.base, 'erin.employee@example.com');
   const tara = new WebUser(t.base, 'tara.triage@example.com');
-  const m = await erin.say('can you set up the blorp for me');
+  const m = await erin.say('can you set up blorp access for me');
   expect(m.at(-1)!.text).toMatch(/passed it to the service desk/);
   const item = (await db.query(`SELECT id, status FROM triage_items WHERE requester_email = 'erin.employee@example.com' ORDER BY created_at DESC LIMIT 1`)).rows[0]!;
   expect(item.status).toBe('open');

@@ -13,7 +13,7 @@ afterAll(async () => { await tdb?.drop(); });
 
 it('folds only reviewed, accepted labels into the intents files, once', async () => {
   const ins = (text: string, intent: string) => tdb.db.query(`INSERT INTO training_labels (text, intent, source, labelled_by) VALUES ($1, $2, 'triage', 'tara.triage@example.com')`, [text, intent]);
-  await ins('can you set up the blorp for me', 'vpn-access');
+  await ins('can you set up blorp access for me', 'vpn-access');
   await ins('my zorble thingy needs sorting', '_out_of_scope');
   await ins('Need a VPN please', 'vpn-access'); // already an example in some form? kept if new
   const pending = await pendingLabels(tdb.db);
@@ -27,7 +27,7 @@ it('folds only reviewed, accepted labels into the intents files, once', async ()
   const vpn = (parse(await readFile(path.join(dir, 'vpn-access.yaml'), 'utf8')) as { intent: string; examples: string[] });
   expect(vpn.intent).toBe('vpn-access');
   expect(vpn.examples.length).toBe(before + 1);
-  expect(vpn.examples.at(-1)).toBe('can you set up the blorp for me');
+  expect(vpn.examples.at(-1)).toBe('can you set up blorp access for me');
   expect(vpn.examples).not.toContain('Need a VPN please');
   expect((parse(await readFile(path.join(dir, '_out_of_scope.yaml'), 'utf8')) as { examples: string[] }).examples).toContain('my zorble thingy needs sorting');
   expect(await foldAccepted(tdb.db, dir)).toEqual({ added: 0, skipped: 0, unknown: [] }); // folded once

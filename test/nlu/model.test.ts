@@ -1,4 +1,5 @@
 import { trainCalibratedModel } from '../../src/nlu/train.js';
+import { loadLexicon } from '../../src/nlu/lexicon.js';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,7 +74,10 @@ describe('model file', () => {
     const shipped = await loadModel(MODEL_FILE);
     expect(shipped.training.dataSha256).toBe(dataHash(data));
     // what `errand train` writes: the model plus its temperature, fitted by deterministic 5-fold CV
-    expect(serialiseModel(shipped)).toBe(serialiseModel(trainCalibratedModel(data)));
+    const lexicon = await loadLexicon(INTENTS_DIR);
+    expect(lexicon).toBeDefined(); // intents/_lexicon.yaml is part of the training data
+    expect(shipped.lexicon).toEqual(lexicon);
+    expect(serialiseModel(shipped)).toBe(serialiseModel(trainCalibratedModel(data, { lexicon })));
   });
 
   it('the committed model is under 2 MB', async () => {

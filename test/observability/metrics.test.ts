@@ -60,7 +60,7 @@ it('counts requests by item, channel and outcome, and puts durations in the righ
   await mark.click(card.buttons!.find((b) => b.id.endsWith(':approve'))!.id);
 
   // 2. web chat: not a recognisable request → triage
-  expect((await erin.say('can you set up the blorp for me')).map((x) => x.text).join('\n')).toMatch(/passed it to the service desk/);
+  expect((await erin.say('can you set up blorp access for me')).map((x) => x.text).join('\n')).toMatch(/passed it to the service desk/);
 
   // 3. REST API: a password reset that works and one the identity system refuses (4xx: no retry)
   const reset = (requester: string) => api('/requests', { item: 'password-reset', requester, fields: { account: 'email', lockedOut: false, delivery: 'sms' } });

@@ -117,7 +117,7 @@ describe('approvals', () => {
 
 describe('triage cards seen by colleagues', () => {
   it('refuses a channel member without the triage role (Slack and Teams triage channels), audited; the item stays open', async () => {
-    const item = await t.app.triage.create({ text: 'can you set up the blorp for me', requesterEmail: MARK, channel: 'test', conversationId: 'test:mark', suggestions: [] });
+    const item = await t.app.triage.create({ text: 'can you set up blorp access for me', requesterEmail: MARK, channel: 'test', conversationId: 'test:mark', suggestions: [] });
     const click = (user: string) => blockAction(user, TRIAGE_CHANNEL, '1700000001.000100', { action_id: `triage:${item.id}:case`, value: `triage:${item.id}:case` });
     await audited(() => sendInteraction(t.base, click('UERIN')), { actor: ERIN, action: 'triage.refused', subject: item.id, detail: { decision: 'case', why: 'not triage staff' } });
     const inChannel = execute('29:olga', 'action', { id: `triage:${item.id}:not-a-request` }, { conversation: { id: TRIAGE_CONV, conversationType: 'channel', tenantId: TENANT } });

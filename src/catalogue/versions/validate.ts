@@ -19,6 +19,7 @@ import type { Connector, SecretResolver } from '../../fulfilment/connectors/conn
 import { loadPolicy, PolicyError, type GovernancePolicy } from '../../governance/policy.js';
 import { loadAlertConfig } from '../../observability/alert-rules.js';
 import { IntentDataError, loadIntents } from '../../nlu/intents.js';
+import { LEXICON_FILE, LexiconError, loadLexicon } from '../../nlu/lexicon.js';
 import { OUT_OF_SCOPE, type IntentExamples } from '../../nlu/model.js';
 import { materialise, readFolderSnapshot, type CatalogueSnapshot, type FolderPaths } from './snapshot.js';
 
@@ -140,6 +141,12 @@ export async function validateFolder(p: FolderPaths, o: ValidationOptions = {}):
     } catch (e) {
       if (e instanceof IntentDataError) errors.push(...e.errors.map((x) => ({ file: x.file === p.intentsDir ? 'intents/' : `intents/${x.file}`, path: x.path, message: x.message })));
       else errors.push({ file: 'intents/', path: '', message: (e as Error).message });
+    }
+    try {
+      await loadLexicon(p.intentsDir);
+    } catch (e) {
+      if (e instanceof LexiconError) errors.push(...e.problems.map((x) => ({ file: `intents/${LEXICON_FILE}`, path: '', message: x })));
+      else errors.push({ file: `intents/${LEXICON_FILE}`, path: '', message: (e as Error).message });
     }
   }
   const ids = new Set(items.map((i) => i.id));
