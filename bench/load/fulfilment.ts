@@ -53,7 +53,7 @@ const args = parseCli(NAME, 'A 3-step workflow against a fake backend: errand\'s
   'skip-reference': { type: 'boolean', default: false, help: 'errand only' },
   pglite: { type: 'boolean', default: false, help: 'embedded PGlite (in this process) instead of PostgreSQL' },
   'db-url': { type: 'string', help: 'PostgreSQL server for the throwaway database (default $BENCH_DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)' },
-  'analyze-every': { type: 'string', help: 'seconds between ANALYZEs standing in for autovacuum (default 30 when the server has autovacuum off, else 0; see bench/README.md)' },
+  'analyze-every': { type: 'string', help: 'seconds between VACUUM (ANALYZE) runs standing in for autovacuum (default 30 when the server has autovacuum off, else 0; see bench/README.md)' },
   'keep-log': { type: 'boolean', default: false, help: 'keep the app log (its path is printed)' },
   json: { type: 'boolean', default: false, help: 'print one JSON line last' },
 });

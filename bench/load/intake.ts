@@ -49,7 +49,7 @@ const args = parseCli(NAME, 'Signed Slack events into a real errand server at in
   seed: { type: 'string', default: '1', help: 'seed of the user/text choice' },
   pglite: { type: 'boolean', default: false, help: 'embedded PGlite (in the server process) instead of PostgreSQL' },
   'db-url': { type: 'string', help: 'PostgreSQL server to create the throwaway database on (default $BENCH_DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)' },
-  'analyze-every': { type: 'string', help: 'seconds between ANALYZEs standing in for autovacuum (default 30 when the server has autovacuum off, else 0; see bench/README.md)' },
+  'analyze-every': { type: 'string', help: 'seconds between VACUUM (ANALYZE) runs standing in for autovacuum (default 30 when the server has autovacuum off, else 0; see bench/README.md)' },
   'keep-log': { type: 'boolean', default: false, help: 'keep the server log (its path is printed)' },
   json: { type: 'boolean', default: false, help: 'print one JSON line last' },
 });

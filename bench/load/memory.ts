@@ -47,7 +47,7 @@ const args = parseCli(NAME, 'RSS and heap after GC every N handled Slack message
   seed: { type: 'string', default: '1', help: 'seed of the user/text choice' },
   pglite: { type: 'boolean', default: false, help: 'embedded PGlite (in this process) instead of PostgreSQL' },
   'db-url': { type: 'string', help: 'PostgreSQL server for the throwaway database (default $BENCH_DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)' },
-  'analyze-every': { type: 'string', help: 'seconds between ANALYZEs standing in for autovacuum (default 30 when the server has autovacuum off, else 0; see bench/README.md)' },
+  'analyze-every': { type: 'string', help: 'seconds between VACUUM (ANALYZE) runs standing in for autovacuum (default 30 when the server has autovacuum off, else 0; see bench/README.md)' },
   'heap-snapshots': { type: 'string', help: 'a folder: V8 heap snapshots at the middle and the last sample (diff: npx tsx bench/support/heap-diff.ts a b); writing one inflates RSS from then on' },
   'keep-log': { type: 'boolean', default: false, help: 'keep the app log (its path is printed)' },
   json: { type: 'boolean', default: false, help: 'print one JSON line last' },

@@ -48,9 +48,11 @@ export const redact = (url: string): string => url.replace(/\/\/([^:@/]+):[^@/]*
 /**
  * PostgreSQL servers for tests sometimes run with `autovacuum = off`; then nothing ever ANALYZEs the
  * fresh tables of a run, the planner keeps its empty-table estimates and picks plans that a production
- * server (autovacuum on: an ANALYZE about a minute after a table grew by 10 %) would not. The benchmarks
- * therefore stand in for autovacuum's analyze on such a server: `ANALYZE` every `everyS` seconds
- * (`--analyze-every`; 0 = never, which shows the stale-statistics behaviour itself).
+ * server (autovacuum on: an ANALYZE about a minute after a table grew by 10 %) would not, and nothing
+ * removes the dead rows left by every update (rows changing state several times each: inbox, deliveries,
+ * conversations), so tables and indexes bloat and every pass slows as a run goes on. The benchmarks
+ * therefore stand in for autovacuum on such a server: `VACUUM (ANALYZE)` every `everyS` seconds
+ * (`--analyze-every`; 0 = never, which shows the stale-statistics and bloat behaviour itself).
  */
 export async function autovacuumIsOn(url: string): Promise<boolean> {
   const c = new pg.Client({ connectionString: url });
@@ -58,14 +60,14 @@ export async function autovacuumIsOn(url: string): Promise<boolean> {
   try { return (await c.query<{ autovacuum: string }>('SHOW autovacuum')).rows[0]?.autovacuum === 'on'; } finally { await c.end(); }
 }
 
-/** Runs ANALYZE on the database every `everyS` seconds until stopped; returns how many times it ran. */
+/** Runs VACUUM (ANALYZE) on the database every `everyS` seconds until stopped; returns how many times it ran. */
 export function periodicAnalyze(url: string, everyS: number, onError: (e: Error) => void): { stop(): Promise<number> } {
   let runs = 0;
   let busy: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
     busy = busy.then(async () => {
       const c = new pg.Client({ connectionString: url });
-      try { await c.connect(); await c.query('ANALYZE'); runs++; } catch (e) { onError(e as Error); } finally { await c.end().catch(() => undefined); }
+      try { await c.connect(); await c.query('VACUUM (ANALYZE)'); runs++; } catch (e) { onError(e as Error); } finally { await c.end().catch(() => undefined); }
     });
   }, everyS * 1000);
   timer.unref();
@@ -88,7 +90,7 @@ export async function analyzePolicy(t: Throwaway, given: string | undefined): Pr
   return {
     everyS,
     note: on ? `autovacuum on${everyS ? `; plus ANALYZE every ${everyS} s` : ''}`
-      : everyS ? `autovacuum is OFF on this server: the bench runs ANALYZE every ${everyS} s in its place (--analyze-every 0 to see stale statistics)`
+      : everyS ? `autovacuum is OFF on this server: the bench runs VACUUM (ANALYZE) every ${everyS} s in its place (--analyze-every 0 to see stale statistics)`
         : 'autovacuum is OFF on this server and --analyze-every 0: tables are never analysed during the run (stale statistics)',
   };
 }
