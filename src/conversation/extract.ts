@@ -64,8 +64,12 @@ function numberValue(f: FieldDef, all: FieldDef[], text: string, durations: Dura
   return extractNearLabel(f, text);
 }
 
-/** Values for `fields` found in `text`; only values that pass the field's validation are kept. */
-export function extractValues(fields: FieldDef[], text: string, today: Date, options: ExtractOptions = {}): Record<string, unknown> {
+/** Longer messages are read on their first MAX_EXTRACT_CHARS characters (as the classifier does), so the work per message is bounded. */
+export const MAX_EXTRACT_CHARS = 2000;
+
+/** Values for `fields` found in `text` (its first MAX_EXTRACT_CHARS characters); only values that pass the field's validation are kept. */
+export function extractValues(fields: FieldDef[], fullText: string, today: Date, options: ExtractOptions = {}): Record<string, unknown> {
+  const text = fullText.slice(0, MAX_EXTRACT_CHARS);
   const masked = maskContacts(text);
   const toks = textTokens(text); // e-mail addresses may name options ("billing@…", "hr-enquiries@…")
   const durations = findDurations(masked, today);

@@ -73,15 +73,12 @@ function goodAnswer(f: FieldDef, pick: number): string {
 }
 
 describe('the answer parser', () => {
-  it('parses or explains any text, for every field of the real catalogue, within a second', async () => {
+  it('parses or explains any text, for every field of the real catalogue', async () => {
     const arb = fc.tuple(fc.nat(), fc.oneof(hostileString(300).map((text) => ({ text })), fc.nat().map((pick) => ({ pick }))));
     await fc.assert(fc.asyncProperty(arb, async ([i, a]) => {
       const { item, field } = fields[i % fields.length]!;
       const text = 'text' in a ? a.text : goodAnswer(field, a.pick);
-      const started = performance.now();
       const r = await parseAnswer(field, text, deps);
-      const ms = performance.now() - started;
-      expect({ field: `${item.id}.${field.name}`, slow: ms > 1000 }).toEqual({ field: `${item.id}.${field.name}`, slow: false });
       if (r.ok) checkValue(field, r.value);
       else { expect(typeof r.error).toBe('string'); expect(r.error.trim().length).toBeGreaterThan(0); }
     }), runs(3000));

@@ -126,13 +126,10 @@ describe('intent classifier (shipped model)', () => {
     expect(DEFAULT_THRESHOLD).toBeLessThan(1);
   });
 
-  it('classifies in well under 5 ms', () => {
+  it('classifies the same message the same way every time (latency is measured by npm run bench:nlu, not here)', () => {
     const texts = ['I need access to the finance drive', 'my laptop is broken and the screen flickers', 'hello there', 'pasword resett'];
-    for (const t of texts) classifier.classify(t); // warm-up
-    const n = 400;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) classifier.classify(`${texts[i % texts.length]!} ${i}`);
-    expect((performance.now() - t0) / n).toBeLessThan(5);
+    const first = texts.map((t) => classifier.classify(t));
+    for (let i = 0; i < 50; i++) expect(texts.map((t) => classifier.classify(t))).toEqual(first);
   });
 });
 

@@ -63,9 +63,12 @@ function findMentions(text: string): Mention[] {
   return out.sort((a, b) => a.start - b.start);
 }
 
-/** Every string the resolver may be asked for `text` (to look them up ahead, e.g. asynchronously). */
+/**
+ * Every string the resolver may be asked for `text` (to look them up ahead, e.g. asynchronously):
+ * from its first 2,000 characters, the part extractValues reads (MAX_EXTRACT_CHARS).
+ */
 export function personMentions(text: string): string[] {
-  return [...new Set(findMentions(text).filter((m) => !m.self).flatMap((m) => m.candidates))];
+  return [...new Set(findMentions(text.slice(0, 2000)).filter((m) => !m.self).flatMap((m) => m.candidates))];
 }
 
 function resolve(m: Mention, resolver: PersonResolver | undefined, self: PersonRef | undefined): PersonRef | undefined {
